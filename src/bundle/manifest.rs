@@ -1,0 +1,534 @@
+//! The bundle manifest (format v1): parsed strictly from signed bytes, validated
+//! field by field, and written back as canonical JSON.
+//!
+//! Fields arrive as strings and are checked one by one so that each refusal says which
+//! field was wrong and how, rather than surfacing a generic deserializer message.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::limits::Limits;
+use super::member_path::{MemberPath, MemberPathError};
+use crate::model::{Digest, DocumentFormat, DocumentKind, Subject};
+
+pub const MANIFEST_SCHEMA: &str = "stella.bundle.v1";
+pub const MANIFEST_PAYLOAD_TYPE: &str = "application/vnd.stella.bundle.v1+json";
+pub const MANIFEST_MEMBER: &str = "manifest.dsse.json";
+
+/// Lowercase hex SHA-256 of the manifest bytes.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct BundleId(String);
+
+impl BundleId {
+    pub fn of_manifest(bytes: &[u8]) -> Self {
+        Self(hex::encode(Sha256::digest(bytes)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for BundleId {
+    type Err = ManifestError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if is_sha256_hex(s) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(ManifestError::Previous { got: s.to_owned() })
+        }
+    }
+}
+
+impl fmt::Display for BundleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Delta or snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Delta,
+    Snapshot,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Delta => "delta",
+            Self::Snapshot => "snapshot",
+        })
+    }
+}
+
+impl FromStr for Mode {
+    type Err = ManifestError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "delta" => Ok(Self::Delta),
+            "snapshot" => Ok(Self::Snapshot),
+            other => Err(ManifestError::Mode { got: other.into() }),
+        }
+    }
+}
+
+/// A validated manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    pub schema: String,
+    pub feed: String,
+    pub sequence: u64,
+    pub previous: Option<BundleId>,
+    pub mode: Mode,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    pub documents: Vec<DocumentEntry>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub withdrawn: Vec<Withdrawal>,
+}
+
+/// One document listed in a manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DocumentEntry {
+    pub path: MemberPath,
+    pub kind: DocumentKind,
+    pub format: DocumentFormat,
+    pub sha256: String,
+    pub size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Subject>,
+}
+
+/// A document removed from the feed's state by a delta.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Withdrawal {
+    pub kind: DocumentKind,
+    pub id: String,
+}
+
+/// Why a manifest was refused. Each names the field at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("manifest is not JSON of the expected shape")]
+    Json(#[source] serde_json::Error),
+    #[error("schema is {got:?}, expected {MANIFEST_SCHEMA:?}")]
+    Schema { got: String },
+    #[error("feed {got:?} does not match [a-z0-9][a-z0-9._-]{{0,63}}")]
+    Feed { got: String },
+    #[error("sequence must be at least 1, got 0")]
+    SequenceZero,
+    #[error("previous is {got:?}, not a lowercase hex SHA-256 bundle id")]
+    Previous { got: String },
+    #[error("previous is null in a delta with sequence {sequence}; only sequence 1 or a snapshot may omit it")]
+    PreviousMissing { sequence: u64 },
+    #[error("mode is {got:?}, expected \"delta\" or \"snapshot\"")]
+    Mode { got: String },
+    #[error("{field} is {got:?}, not an RFC 3339 time")]
+    Time { field: &'static str, got: String },
+    #[error("documents[{index}]: kind is {got:?}, expected advisory, vex or sbom")]
+    Kind { index: usize, got: String },
+    #[error("documents[{index}]: format {got:?} is not allowed for kind {kind}")]
+    Format {
+        index: usize,
+        kind: DocumentKind,
+        got: String,
+    },
+    #[error("documents[{index}]: path is invalid")]
+    Path {
+        index: usize,
+        #[source]
+        source: MemberPathError,
+    },
+    #[error("documents[{index}]: path {path} is reserved for the manifest")]
+    ReservedPath { index: usize, path: String },
+    #[error("documents[{index}]: path {path} is listed twice")]
+    DuplicatePath { index: usize, path: String },
+    #[error("documents[{index}]: sha256 {got:?} is not 64 lowercase hex digits")]
+    Sha256 { index: usize, got: String },
+    #[error("documents[{index}]: an sbom needs a subject (the artifact it describes)")]
+    SbomWithoutSubject { index: usize },
+    #[error("documents[{index}]: subject is only allowed on an sbom")]
+    SubjectNotSbom { index: usize },
+    #[error("documents[{index}]: subject digest is invalid")]
+    SubjectDigest {
+        index: usize,
+        #[source]
+        source: crate::model::DigestError,
+    },
+    #[error("documents[{index}] ({path}): declared size {size} bytes exceeds the member limit of {limit}")]
+    MemberTooLarge {
+        index: usize,
+        path: String,
+        size: u64,
+        limit: u64,
+    },
+    #[error("{count} documents exceed the limit of {limit}")]
+    TooManyDocuments { count: u64, limit: u64 },
+    #[error("declared sizes total {total} bytes, over the limit of {limit}")]
+    TotalTooLarge { total: u64, limit: u64 },
+    #[error("withdrawn[{index}]: kind is {got:?}, expected advisory, vex or sbom")]
+    WithdrawnKind { index: usize, got: String },
+    #[error("withdrawn[{index}]: id is empty")]
+    WithdrawnId { index: usize },
+    #[error("withdrawn is only allowed in a delta; a snapshot replaces the whole state")]
+    WithdrawnInSnapshot,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawManifest {
+    schema: String,
+    feed: String,
+    sequence: u64,
+    previous: Option<String>,
+    mode: String,
+    created_at: String,
+    #[serde(default)]
+    expires_at: Option<String>,
+    documents: Vec<RawDocument>,
+    #[serde(default)]
+    withdrawn: Vec<RawWithdrawal>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDocument {
+    path: String,
+    kind: String,
+    format: String,
+    sha256: String,
+    size: u64,
+    #[serde(default)]
+    subject: Option<RawSubject>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSubject {
+    name: String,
+    digest: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWithdrawal {
+    kind: String,
+    id: String,
+}
+
+impl Manifest {
+    /// Parses and validates manifest bytes (spec step 6).
+    pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Self, ManifestError> {
+        let raw: RawManifest = serde_json::from_slice(bytes).map_err(ManifestError::Json)?;
+        raw.validate(limits)
+    }
+
+    /// Parses without enforcing limits, for inspection of a bundle's own claims.
+    pub fn parse_unbounded(bytes: &[u8]) -> Result<Self, ManifestError> {
+        let limits = Limits {
+            max_member_bytes: u64::MAX,
+            max_members: u64::MAX,
+            max_total_bytes: u64::MAX,
+            ..Limits::default()
+        };
+        Self::parse(bytes, &limits)
+    }
+
+    /// Canonical JSON bytes: what the writer signs.
+    pub fn to_canonical_json(&self) -> Vec<u8> {
+        crate::canonical::to_vec(self).expect("a manifest always serializes")
+    }
+
+    pub fn expires_at(&self) -> Option<OffsetDateTime> {
+        // Validated at parse time.
+        self.expires_at.as_deref().and_then(|t| parse_time(t).ok())
+    }
+}
+
+impl RawManifest {
+    fn validate(self, limits: &Limits) -> Result<Manifest, ManifestError> {
+        if self.schema != MANIFEST_SCHEMA {
+            return Err(ManifestError::Schema { got: self.schema });
+        }
+        check_feed_name(&self.feed)?;
+        let mode: Mode = self.mode.parse()?;
+        let previous = check_chain(self.sequence, mode, self.previous)?;
+        check_time("createdAt", &self.created_at)?;
+        if let Some(t) = &self.expires_at {
+            check_time("expiresAt", t)?;
+        }
+        let documents = validate_documents(self.documents, limits)?;
+        let withdrawn = validate_withdrawals(self.withdrawn, mode)?;
+        Ok(Manifest {
+            schema: self.schema,
+            feed: self.feed,
+            sequence: self.sequence,
+            previous,
+            mode,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            documents,
+            withdrawn,
+        })
+    }
+}
+
+fn check_chain(
+    sequence: u64,
+    mode: Mode,
+    previous: Option<String>,
+) -> Result<Option<BundleId>, ManifestError> {
+    if sequence == 0 {
+        return Err(ManifestError::SequenceZero);
+    }
+    let previous = previous.map(|p| p.parse::<BundleId>()).transpose()?;
+    if previous.is_none() && mode == Mode::Delta && sequence > 1 {
+        return Err(ManifestError::PreviousMissing { sequence });
+    }
+    Ok(previous)
+}
+
+fn validate_documents(
+    raw: Vec<RawDocument>,
+    limits: &Limits,
+) -> Result<Vec<DocumentEntry>, ManifestError> {
+    let count = raw.len() as u64;
+    if count > limits.max_members {
+        let limit = limits.max_members;
+        return Err(ManifestError::TooManyDocuments { count, limit });
+    }
+    let mut seen = HashSet::with_capacity(raw.len());
+    let mut total: u64 = 0;
+    let mut documents = Vec::with_capacity(raw.len());
+    for (index, doc) in raw.into_iter().enumerate() {
+        let doc = doc.validate(index, limits)?;
+        if !seen.insert(doc.path.clone()) {
+            let path = doc.path.to_string();
+            return Err(ManifestError::DuplicatePath { index, path });
+        }
+        total = total.saturating_add(doc.size);
+        documents.push(doc);
+    }
+    if total > limits.max_total_bytes {
+        let limit = limits.max_total_bytes;
+        return Err(ManifestError::TotalTooLarge { total, limit });
+    }
+    Ok(documents)
+}
+
+impl RawDocument {
+    fn validate(self, index: usize, limits: &Limits) -> Result<DocumentEntry, ManifestError> {
+        let path = MemberPath::parse(self.path.as_bytes())
+            .map_err(|source| ManifestError::Path { index, source })?;
+        if path.as_str() == MANIFEST_MEMBER {
+            return Err(ManifestError::ReservedPath {
+                index,
+                path: self.path,
+            });
+        }
+        let (kind, format) = parse_kind_format(index, &self.kind, &self.format)?;
+        if !is_sha256_hex(&self.sha256) {
+            return Err(ManifestError::Sha256 {
+                index,
+                got: self.sha256,
+            });
+        }
+        if self.size > limits.max_member_bytes {
+            let (size, limit) = (self.size, limits.max_member_bytes);
+            return Err(ManifestError::MemberTooLarge {
+                index,
+                path: self.path,
+                size,
+                limit,
+            });
+        }
+        let subject = check_subject(index, kind, self.subject)?;
+        Ok(DocumentEntry {
+            path,
+            kind,
+            format,
+            sha256: self.sha256,
+            size: self.size,
+            subject,
+        })
+    }
+}
+
+fn parse_kind_format(
+    index: usize,
+    kind: &str,
+    format: &str,
+) -> Result<(DocumentKind, DocumentFormat), ManifestError> {
+    let kind: DocumentKind = kind.parse().map_err(|_| ManifestError::Kind {
+        index,
+        got: kind.to_owned(),
+    })?;
+    let parsed = serde_json::from_value(serde_json::Value::String(format.to_owned())).ok();
+    match parsed {
+        Some(f) if kind.allows(f) => Ok((kind, f)),
+        _ => Err(ManifestError::Format {
+            index,
+            kind,
+            got: format.to_owned(),
+        }),
+    }
+}
+
+fn check_subject(
+    index: usize,
+    kind: DocumentKind,
+    subject: Option<RawSubject>,
+) -> Result<Option<Subject>, ManifestError> {
+    match (kind, subject) {
+        (DocumentKind::Sbom, None) => Err(ManifestError::SbomWithoutSubject { index }),
+        (DocumentKind::Sbom, Some(s)) => {
+            let digest: Digest = s
+                .digest
+                .parse()
+                .map_err(|source| ManifestError::SubjectDigest { index, source })?;
+            Ok(Some(Subject {
+                name: s.name,
+                digest,
+            }))
+        }
+        (_, Some(_)) => Err(ManifestError::SubjectNotSbom { index }),
+        (_, None) => Ok(None),
+    }
+}
+
+fn validate_withdrawals(
+    raw: Vec<RawWithdrawal>,
+    mode: Mode,
+) -> Result<Vec<Withdrawal>, ManifestError> {
+    if mode == Mode::Snapshot && !raw.is_empty() {
+        return Err(ManifestError::WithdrawnInSnapshot);
+    }
+    raw.into_iter()
+        .enumerate()
+        .map(|(index, w)| {
+            let kind = w.kind.parse().map_err(|_| ManifestError::WithdrawnKind {
+                index,
+                got: w.kind.clone(),
+            })?;
+            if w.id.is_empty() {
+                return Err(ManifestError::WithdrawnId { index });
+            }
+            Ok(Withdrawal { kind, id: w.id })
+        })
+        .collect()
+}
+
+/// `[a-z0-9][a-z0-9._-]{0,63}`
+pub fn check_feed_name(feed: &str) -> Result<(), ManifestError> {
+    let bytes = feed.as_bytes();
+    let first_ok = bytes
+        .first()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let rest_ok = bytes
+        .iter()
+        .skip(1)
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
+    if first_ok && rest_ok && bytes.len() <= 64 {
+        Ok(())
+    } else {
+        Err(ManifestError::Feed {
+            got: feed.to_owned(),
+        })
+    }
+}
+
+pub fn parse_time(text: &str) -> Result<OffsetDateTime, time::error::Parse> {
+    OffsetDateTime::parse(text, &Rfc3339)
+}
+
+fn check_time(field: &'static str, text: &str) -> Result<(), ManifestError> {
+    parse_time(text)
+        .map(|_| ())
+        .map_err(|_| ManifestError::Time {
+            field,
+            got: text.to_owned(),
+        })
+}
+
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn base() -> serde_json::Value {
+        json!({
+            "schema": MANIFEST_SCHEMA, "feed": "osv-mirror", "sequence": 1, "previous": null,
+            "mode": "delta", "createdAt": "2026-12-01T00:00:00Z",
+            "documents": [{"path": "advisories/a.json", "kind": "advisory", "format": "osv",
+                           "sha256": "a".repeat(64), "size": 10}]
+        })
+    }
+
+    fn parse(v: serde_json::Value) -> Result<Manifest, ManifestError> {
+        Manifest::parse(&serde_json::to_vec(&v).expect("json"), &Limits::default())
+    }
+
+    #[test]
+    fn a_valid_manifest_round_trips_canonically() {
+        let m = parse(base()).expect("valid");
+        let again = Manifest::parse(&m.to_canonical_json(), &Limits::default()).expect("again");
+        assert_eq!(m, again);
+    }
+
+    #[test]
+    fn each_field_error_is_specific() {
+        let mut v = base();
+        v["sequence"] = json!(3);
+        assert!(matches!(
+            parse(v),
+            Err(ManifestError::PreviousMissing { sequence: 3 })
+        ));
+        let mut v = base();
+        v["mode"] = json!("full");
+        assert!(matches!(parse(v), Err(ManifestError::Mode { got }) if got == "full"));
+        let mut v = base();
+        v["documents"][0]["format"] = json!("spdx");
+        assert!(matches!(
+            parse(v),
+            Err(ManifestError::Format { index: 0, .. })
+        ));
+        let mut v = base();
+        v["createdAt"] = json!("yesterday");
+        assert!(matches!(
+            parse(v),
+            Err(ManifestError::Time {
+                field: "createdAt",
+                ..
+            })
+        ));
+        let mut v = base();
+        v["documents"][0]["path"] = json!(MANIFEST_MEMBER);
+        assert!(matches!(parse(v), Err(ManifestError::ReservedPath { .. })));
+    }
+
+    #[test]
+    fn feed_names_follow_the_pattern() {
+        assert!(check_feed_name("osv-mirror").is_ok());
+        assert!(check_feed_name(&"a".repeat(64)).is_ok());
+        for bad in ["", "-a", "A", "a b", &"a".repeat(65)] {
+            assert!(check_feed_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

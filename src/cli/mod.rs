@@ -1,0 +1,85 @@
+//! Command-line faces over the library. One file per subcommand; `main` only dispatches.
+//!
+//! Exit codes (docs/cli.md): 0 success; 1 input refused or invalid (a bundle failed
+//! verification, a document could not be classified, ...); 2 usage or environment error
+//! (bad flags, unreadable files, invalid trust file). Data goes to stdout, diagnostics
+//! to stderr.
+
+mod bundle_create;
+mod bundle_inspect;
+mod bundle_verify;
+mod keys_generate;
+mod limits_args;
+mod output;
+mod trust_add;
+mod trust_list;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use output::{CliError, Exit};
+
+/// Verifies and schedules signed advisory, VEX and SBOM bundles for air-gapped sites.
+#[derive(Debug, Parser)]
+#[command(name = "stella-scheduler", version, about)]
+pub struct Cli {
+    /// More diagnostics on stderr (-v info, -vv debug); STELLA_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Trust files: which keys may sign which feeds.
+    #[command(subcommand)]
+    Trust(TrustCommand),
+    /// Create, verify and inspect bundles (format v1).
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Generate an Ed25519 key pair: NAME.key (private, 0600) and NAME.pub.
+    Generate(keys_generate::Args),
+}
+
+#[derive(Debug, Subcommand)]
+enum TrustCommand {
+    /// Add a public key to a trust file (created if absent), or extend its feeds.
+    Add(trust_add::Args),
+    /// List the keys of a trust file.
+    List(trust_list::Args),
+}
+
+#[derive(Debug, Subcommand)]
+enum BundleCommand {
+    /// Build a signed bundle from documents (kind and format detected from content).
+    Create(bundle_create::Args),
+    /// Verify bundles against a trust file; exit 0 only if every one is valid.
+    Verify(bundle_verify::Args),
+    /// Show a bundle's manifest without checking any signature (marked unverified).
+    Inspect(bundle_inspect::Args),
+}
+
+/// Runs the command and turns its outcome into the documented exit code.
+pub fn main(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Keys(KeysCommand::Generate(args)) => keys_generate::run(args),
+        Command::Trust(TrustCommand::Add(args)) => trust_add::run(args),
+        Command::Trust(TrustCommand::List(args)) => trust_list::run(args),
+        Command::Bundle(BundleCommand::Create(args)) => bundle_create::run(args),
+        Command::Bundle(BundleCommand::Verify(args)) => bundle_verify::run(args),
+        Command::Bundle(BundleCommand::Inspect(args)) => bundle_inspect::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::from(Exit::Ok as u8),
+        Err(err) => err.report(),
+    }
+}

@@ -1,0 +1,12 @@
+//! stella-scheduler: verifies signed advisory, VEX and SBOM bundles that cross an air
+//! gap, and schedules re-evaluation of the artifacts they touch.
+//!
+//! The rooms follow the path of a bundle; see docs/architecture.md.
+
+pub mod bundle;
+pub mod canonical;
+pub mod cli;
+pub mod formats;
+pub mod fsutil;
+pub mod model;
+pub mod telemetry;
