@@ -11,7 +11,7 @@ use super::error::Problem;
 use super::subject;
 use super::tree::Obj;
 use crate::model::{
-    Component, Hash, ProductVersion, Rating, Sbom, Subject, Timestamp, VexDocument, VexProduct,
+    Checksum, Component, ProductVersion, Rating, Sbom, Subject, Timestamp, VexDocument, VexProduct,
     VexStatement, VexStatus, Vulnerability,
 };
 
@@ -54,11 +54,11 @@ fn component(obj: &Obj) -> Result<Component, Problem> {
     })
 }
 
-fn hashes(obj: &Obj) -> Result<Vec<Hash>, Problem> {
+fn hashes(obj: &Obj) -> Result<Vec<Checksum>, Problem> {
     let hashes = obj.objects("hashes")?;
     hashes
         .iter()
-        .map(|h| Ok(Hash::new(h.str("alg")?, h.str("content")?)))
+        .map(|h| Ok(Checksum::new(h.str("alg")?, h.str("content")?)))
         .collect()
 }
 

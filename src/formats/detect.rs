@@ -35,7 +35,7 @@ fn classify_tree(name_hint: &str, bytes: &[u8]) -> Result<Classified, Problem> {
     let root = Node::root(&tree).obj()?;
     let (kind, format) = detect(&root)?;
     let document = parse_tree(kind, format, &root)?;
-    let id = identify(kind, format, &document)?;
+    let id = identify(kind, format, &document, bytes)?;
     let subject = match &document {
         ParsedDocument::Sbom(sbom) => sbom.subject.clone(),
         _ => None,
@@ -123,6 +123,7 @@ fn identify(
     kind: DocumentKind,
     format: DocumentFormat,
     document: &ParsedDocument,
+    bytes: &[u8],
 ) -> Result<String, Problem> {
     let missing = |field| Problem::MissingId {
         kind,
@@ -131,9 +132,20 @@ fn identify(
     };
     match document {
         ParsedDocument::Advisory(advisory) => Ok(advisory.id.clone()),
-        ParsedDocument::Vex(vex) => vex_id(vex).ok_or_else(|| missing(vex_id_field(format))),
+        ParsedDocument::Vex(vex) => match (vex_id(vex), format) {
+            (Some(id), _) => Ok(id),
+            (None, DocumentFormat::Cyclonedx) => Ok(content_id(bytes)),
+            (None, _) => Err(missing(vex_id_field(format))),
+        },
         ParsedDocument::Sbom(sbom) => sbom_id(sbom).ok_or_else(|| missing(sbom_id_field(format))),
     }
+}
+
+/// `serialNumber` is optional in CycloneDX and real VEX documents omit it; such a
+/// document is named by its content, `sha256:<hex of its bytes>` (docs/bundle-format.md).
+fn content_id(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
 
 fn vex_id(vex: &VexDocument) -> Option<String> {
@@ -210,6 +222,15 @@ mod tests {
             "statements": [{"vulnerability": {"name": "CVE-1"}, "status": "fixed"}]}"#;
         let p = problem("v.json", doc);
         assert!(matches!(p, Problem::MissingId { field: "@id", .. }), "{p}");
+    }
+
+    #[test]
+    fn a_cyclonedx_vex_without_serial_number_is_named_by_its_content() {
+        let doc = r#"{"bomFormat": "CycloneDX", "specVersion": "1.4",
+            "vulnerabilities": [{"id": "CVE-1", "analysis": {"state": "not_affected"}}]}"#;
+        let found = classify("v.json", doc.as_bytes()).expect("classified");
+        assert_eq!(found.id, content_id(doc.as_bytes()));
+        assert!(found.id.starts_with("sha256:") && found.id.len() == 71);
     }
 
     #[test]

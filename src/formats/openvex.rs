@@ -7,7 +7,7 @@
 
 use super::error::Problem;
 use super::tree::{Node, Obj};
-use crate::model::{Hash, Timestamp, VexDocument, VexProduct, VexStatement, Vulnerability};
+use crate::model::{Checksum, Timestamp, VexDocument, VexProduct, VexStatement, Vulnerability};
 
 pub(super) fn parse(root: &Obj) -> Result<VexDocument, Problem> {
     let timestamp = root.opt_time("timestamp")?;
@@ -120,13 +120,13 @@ fn product(node: &Node) -> Result<VexProduct, Problem> {
 }
 
 /// OpenVEX writes hashes as an object from algorithm to value.
-fn hashes(product: &Obj) -> Result<Vec<Hash>, Problem> {
+fn hashes(product: &Obj) -> Result<Vec<Checksum>, Problem> {
     let Some(hashes) = product.opt_obj("hashes")? else {
         return Ok(Vec::new());
     };
     let entries = hashes.entries();
     entries
-        .map(|(alg, value)| Ok(Hash::new(alg, value.str()?)))
+        .map(|(alg, value)| Ok(Checksum::new(alg, value.str()?)))
         .collect()
 }
 
@@ -194,7 +194,7 @@ mod tests {
         let product = &parse_json(doc).unwrap().statements[0].products[0];
         assert_eq!(product.id, "pkg:npm/a@1");
         assert_eq!(product.cpe.as_deref(), Some("cpe:2.3:a"));
-        assert_eq!(product.hashes, [Hash::new("sha256", "ab")]);
+        assert_eq!(product.hashes, [Checksum::new("sha256", "ab")]);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use super::error::Problem;
 use super::subject;
 use super::tree::Obj;
-use crate::model::{Component, Hash, Sbom, Subject};
+use crate::model::{Checksum, Component, Sbom, Subject};
 
 pub(super) fn parse(root: &Obj) -> Result<Sbom, Problem> {
     let creation = root.opt_obj("creationInfo")?;
@@ -60,9 +60,9 @@ fn purl(package: &Obj) -> Result<Option<String>, Problem> {
     Ok(None)
 }
 
-fn checksums(element: &Obj) -> Result<Vec<Hash>, Problem> {
+fn checksums(element: &Obj) -> Result<Vec<Checksum>, Problem> {
     let checksums = element.objects("checksums")?;
-    let read = |c: &Obj| Ok(Hash::new(c.str("algorithm")?, c.str("checksumValue")?));
+    let read = |c: &Obj| Ok(Checksum::new(c.str("algorithm")?, c.str("checksumValue")?));
     checksums.iter().map(read).collect()
 }
 

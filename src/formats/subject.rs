@@ -6,11 +6,11 @@
 //! a container component's `version`.
 
 use super::error::Problem;
-use crate::model::{Digest, Hash};
+use crate::model::{Checksum, Digest};
 
 /// The digest given by a SHA-256 hash, or `None` for other algorithms. A SHA-256 value
 /// that is not 64 hex digits is an error at `path`.
-pub(super) fn from_hash(hash: &Hash, path: &str) -> Result<Option<Digest>, Problem> {
+pub(super) fn from_hash(hash: &Checksum, path: &str) -> Result<Option<Digest>, Problem> {
     if hash.alg != "sha256" {
         return Ok(None);
     }
@@ -74,7 +74,10 @@ mod tests {
 
     #[test]
     fn a_short_sha256_hash_is_an_error_naming_the_path() {
-        let err = from_hash(&Hash::new("SHA-256", "abc"), "metadata.component.hashes[0]");
+        let err = from_hash(
+            &Checksum::new("SHA-256", "abc"),
+            "metadata.component.hashes[0]",
+        );
         let err = err.unwrap_err();
         assert!(matches!(err, Problem::BadDigest { .. }));
         assert!(
@@ -82,7 +85,7 @@ mod tests {
                 .starts_with("`metadata.component.hashes[0]`"),
             "{err}"
         );
-        assert_eq!(from_hash(&Hash::new("MD5", "abc"), "p").unwrap(), None);
+        assert_eq!(from_hash(&Checksum::new("MD5", "abc"), "p").unwrap(), None);
     }
 
     #[test]

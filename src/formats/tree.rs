@@ -10,12 +10,14 @@ use serde_json::{Map, Value};
 use super::error::Problem;
 use crate::model::Timestamp;
 
-/// Parses the bytes as YAML when the name says so (`*.yaml`, `*.yml`), else as JSON.
+/// Parses the bytes as YAML when the name says so (`*.yaml`, `*.yml`), else as JSON. A
+/// leading UTF-8 byte order mark, which some Windows tools write, is skipped.
 ///
 /// YAML scalars are typed by their look: an unquoted `2.10` becomes a number. OSV as
 /// published quotes such strings; an unquoted one is refused later with a type error
 /// rather than read as `2.1`.
 pub(crate) fn load(name_hint: &str, bytes: &[u8]) -> Result<Value, Problem> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if is_yaml_name(name_hint) {
         serde_norway::from_slice(bytes).map_err(Problem::Yaml)
     } else {
@@ -276,6 +278,11 @@ mod tests {
         let tree = json!([1]);
         let err = Node::root(&tree).obj().unwrap_err();
         assert_eq!(err.to_string(), "`$`: expected an object, got an array");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        assert_eq!(load("a.json", b"\xEF\xBB\xBF{\"id\": 1}").unwrap()["id"], 1);
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod vex;
 
 pub use advisory::{Advisory, Affected, Package, Range, RangeEvent, RangeKind, Severity};
 pub use document::{Digest, DigestError, DocumentFormat, DocumentKind, Subject};
-pub use sbom::{Component, Hash, Sbom};
+pub use sbom::{Checksum, Component, Sbom};
 pub use timestamp::Timestamp;
 pub use vex::{
     ProductVersion, Rating, Recommendation, VexDocument, VexProduct, VexStatement, VexStatus,

@@ -45,18 +45,18 @@ pub struct Component {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purl: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub hashes: Vec<Hash>,
+    pub hashes: Vec<Checksum>,
 }
 
 /// A content hash. The algorithm is normalized (`SHA-256` and `SHA256` both become
 /// `sha256`) and the value lower-cased, so equal hashes compare equal across formats.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Hash {
+pub struct Checksum {
     pub alg: String,
     pub value: String,
 }
 
-impl Hash {
+impl Checksum {
     pub fn new(alg: &str, value: &str) -> Self {
         Self {
             alg: normalize_alg(alg),
@@ -80,9 +80,12 @@ mod tests {
 
     #[test]
     fn hash_algorithms_read_the_same_across_formats() {
-        assert_eq!(Hash::new("SHA-256", "AB"), Hash::new("SHA256", "ab"));
-        assert_eq!(Hash::new("SHA-1", "x").alg, "sha1");
-        assert_eq!(Hash::new("SHA3-256", "x").alg, "sha3-256");
-        assert_eq!(Hash::new("BLAKE2b-256", "x").alg, "blake2b-256");
+        assert_eq!(
+            Checksum::new("SHA-256", "AB"),
+            Checksum::new("SHA256", "ab")
+        );
+        assert_eq!(Checksum::new("SHA-1", "x").alg, "sha1");
+        assert_eq!(Checksum::new("SHA3-256", "x").alg, "sha3-256");
+        assert_eq!(Checksum::new("BLAKE2b-256", "x").alg, "blake2b-256");
     }
 }

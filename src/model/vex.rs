@@ -11,7 +11,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
 
-use super::{Hash, Timestamp};
+use super::{Checksum, Timestamp};
 
 /// One VEX document, whatever its format.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,7 +139,7 @@ pub struct VexProduct {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpe: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub hashes: Vec<Hash>,
+    pub hashes: Vec<Checksum>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subcomponents: Vec<VexProduct>,
     /// CycloneDX `affects[].versions`: which versions of the product the status is about.
