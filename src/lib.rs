@@ -8,5 +8,7 @@ pub mod canonical;
 pub mod cli;
 pub mod formats;
 pub mod fsutil;
+pub mod ingest;
 pub mod model;
+pub mod store;
 pub mod telemetry;

@@ -26,6 +26,10 @@ const HASH_CHUNK: usize = 64 * 1024;
 
 /// Receives each document member once its digest has matched.
 pub trait MemberSink {
+    /// Called once the manifest is authenticated and checked (after step 8), before any
+    /// member is read.
+    fn on_manifest(&mut self, _manifest: &Manifest, _id: &BundleId) {}
+
     /// Whether the verifier should keep the bytes and hand them over. When false,
     /// members are hashed and dropped chunk by chunk.
     fn wants_bytes(&self) -> bool;
@@ -148,6 +152,9 @@ impl<'t> Verifier<'t> {
         let manifest = manifest_out.insert(manifest);
         self.check_threshold(manifest, &signatures, t)?; // (step 7)
         self.check_expiry(manifest, t)?; // (step 8)
+        if let Some(id) = &t.bundle_id {
+            sink.on_manifest(manifest, id);
+        }
         let mut members = MemberReader::new(manifest, &probe, &self.limits, t);
         members.read_all(&mut entries, sink)?; // (step 9)
         check_end(archive.into_inner(), &probe, &self.limits) // (step 10)

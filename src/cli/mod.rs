@@ -8,9 +8,14 @@
 mod bundle_create;
 mod bundle_inspect;
 mod bundle_verify;
+mod data_dir_args;
+mod ingest;
+mod init;
 mod keys_generate;
 mod limits_args;
 mod output;
+mod run;
+mod status;
 mod trust_add;
 mod trust_list;
 
@@ -33,6 +38,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create a data dir: folders, store, config, trust file and site key.
+    Init(init::Args),
+    /// Apply the given bundles (and whatever waits in the inbox) in chain order.
+    Ingest(ingest::Args),
+    /// Watch the inbox and apply bundles as they arrive; --once drains and exits.
+    Run(run::Args),
+    /// Change-log position, feed heads, pending and quarantined bundles, counts.
+    Status(status::Args),
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -71,6 +84,10 @@ enum BundleCommand {
 /// Runs the command and turns its outcome into the documented exit code.
 pub fn main(cli: Cli) -> ExitCode {
     let result = match cli.command {
+        Command::Init(args) => init::run(args),
+        Command::Ingest(args) => ingest::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Status(args) => status::run(args),
         Command::Keys(KeysCommand::Generate(args)) => keys_generate::run(args),
         Command::Trust(TrustCommand::Add(args)) => trust_add::run(args),
         Command::Trust(TrustCommand::List(args)) => trust_list::run(args),

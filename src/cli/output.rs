@@ -42,9 +42,16 @@ impl CliError {
         Self { exit, error: None }
     }
 
-    /// Prints the error chain once on stderr and returns the exit code.
+    /// Prints the error chain once on stderr and returns the exit code. A reader that
+    /// closed our stdout early (`| head`) is not an error worth a message.
     pub fn report(self) -> ExitCode {
         if let Some(error) = &self.error {
+            let broken_pipe = error
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe);
+            if broken_pipe {
+                return ExitCode::from(self.exit as u8);
+            }
             let mut stderr = std::io::stderr().lock();
             // Nothing better to do if stderr itself is gone.
             let _ = writeln!(stderr, "error: {error:#}");

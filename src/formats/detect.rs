@@ -49,6 +49,18 @@ fn classify_tree(name_hint: &str, bytes: &[u8]) -> Result<Classified, Problem> {
     })
 }
 
+/// The id a parsed document is known by in the store (docs/bundle-format.md): OSV `id`,
+/// the VEX document's own id (or its content digest for a CycloneDX VEX without one).
+/// An SBOM is known by the subject its bundle declares, which the caller holds.
+pub fn document_id(
+    name_hint: &str,
+    document: &ParsedDocument,
+    format: DocumentFormat,
+    bytes: &[u8],
+) -> Result<String, FormatError> {
+    identify(document.kind(), format, document, bytes).map_err(|p| FormatError::new(name_hint, p))
+}
+
 /// The kind and format the content shows.
 pub(super) fn detect(root: &Obj) -> Result<(DocumentKind, DocumentFormat), Problem> {
     use DocumentFormat as F;

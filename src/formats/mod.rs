@@ -17,7 +17,7 @@ mod spdx;
 mod subject;
 mod tree;
 
-pub use detect::{classify, Classified};
+pub use detect::{classify, document_id, Classified};
 pub use error::{FormatError, Problem};
 
 use crate::model::{Advisory, DocumentFormat, DocumentKind, Sbom, VexDocument};

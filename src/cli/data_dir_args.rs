@@ -1,0 +1,46 @@
+//! Flags shared by every command that works on a data dir.
+
+use std::path::PathBuf;
+
+use crate::bundle::ExpiryPolicy;
+use crate::ingest::DataDir;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataDirArgs {
+    /// The site's data dir.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "./stella-data",
+        env = "STELLA_DATA_DIR"
+    )]
+    pub data_dir: PathBuf,
+}
+
+impl DataDirArgs {
+    pub fn dir(&self) -> DataDir {
+        DataDir::new(&self.data_dir)
+    }
+}
+
+/// Flags of commands that apply bundles.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApplyArgs {
+    /// Trust file to verify with, instead of the one in config.json.
+    #[arg(long, value_name = "FILE")]
+    pub trust: Option<PathBuf>,
+    /// Apply bundles whose expiresAt has passed. Logged, and recorded in the change log.
+    #[arg(long)]
+    pub dangerously_accept_expired: bool,
+    #[command(flatten)]
+    pub limits: super::limits_args::LimitsArgs,
+}
+
+impl ApplyArgs {
+    pub fn expiry(&self) -> ExpiryPolicy {
+        match self.dangerously_accept_expired {
+            true => ExpiryPolicy::DangerouslyAcceptExpired,
+            false => ExpiryPolicy::Enforce,
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! `run`: watch the inbox and apply bundles as they arrive (`--once`: drain and exit).
+//!
+//! File events come from `notify`; a periodic rescan covers file systems that drop
+//! events. A file is taken only after its size and mtime held still for `--settle-ms`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use notify::Watcher as _;
+
+use super::data_dir_args::{ApplyArgs, DataDirArgs};
+use super::output::{self, CliError, Exit};
+use crate::ingest::inbox::{self, Settler};
+use crate::ingest::{Ingestor, Outcome};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    data_dir: DataDirArgs,
+    #[command(flatten)]
+    apply: ApplyArgs,
+    /// Watch this folder instead of DIR/inbox; settled files are moved into DIR/inbox.
+    #[arg(long, value_name = "DIR")]
+    inbox: Option<PathBuf>,
+    /// Process what is there, wait for nothing new, and exit.
+    #[arg(long)]
+    once: bool,
+    /// A file is taken once its size and mtime held still this long.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    settle_ms: u64,
+    /// Full rescan period, for file systems that miss events.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    rescan_secs: u64,
+    /// Print each outcome as one JSON document per line on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<(), CliError> {
+    let dir = args.data_dir.dir();
+    let limits = args.apply.limits.limits();
+    let mut ingestor = Ingestor::open(
+        dir.clone(),
+        args.apply.trust.as_deref(),
+        limits,
+        args.apply.expiry(),
+    )
+    .map_err(CliError::usage)?;
+    let watched = args.inbox.clone().unwrap_or_else(|| dir.inbox());
+    let shutdown = shutdown_flag().map_err(CliError::usage)?;
+    let (wake_tx, wake) = mpsc::channel();
+    let mut watcher = notify::recommended_watcher(move |_| {
+        let _ = wake_tx.send(());
+    })
+    .and_then(|mut w| {
+        w.watch(&watched, notify::RecursiveMode::NonRecursive)
+            .map(|()| w)
+    })
+    .with_context(|| format!("cannot watch {}", watched.display()))
+    .map_err(CliError::usage)?;
+    let mut quarantined = false;
+    let mut emit = |o: &Outcome| {
+        quarantined |= matches!(o, Outcome::Quarantined { .. });
+        log_outcome(o);
+        if args.json {
+            // A closed stdout is not a reason to stop applying bundles.
+            let _ = output::json(o);
+        }
+    };
+    ingestor.retry_pending(&mut emit).map_err(CliError::usage)?;
+    let mut settler = Settler::new(Duration::from_millis(args.settle_ms));
+    let rescan = Duration::from_secs(args.rescan_secs.max(1));
+    loop {
+        let ready = take_ready(&mut settler, &watched, &dir.inbox()).map_err(CliError::usage)?;
+        ingestor.drain(ready, &mut emit).map_err(CliError::usage)?;
+        let waiting = !inbox::bundles_in(&watched)
+            .map_err(CliError::usage)?
+            .is_empty();
+        if shutdown.load(Ordering::SeqCst) || (args.once && !waiting) {
+            break;
+        }
+        let nap = if waiting {
+            settler.settle() / 2
+        } else {
+            rescan
+        };
+        let _ = wake.recv_timeout(nap.max(Duration::from_millis(10)));
+    }
+    let _ = watcher.unwatch(&watched);
+    match quarantined && args.once {
+        true => Err(CliError::reported(Exit::Refused)),
+        false => Ok(()),
+    }
+}
+
+/// Settled files of the watched folder, moved into DIR/inbox when it is another folder.
+fn take_ready(settler: &mut Settler, watched: &Path, own: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let ready = settler.ready(inbox::bundles_in(watched)?);
+    if watched == own {
+        return Ok(ready);
+    }
+    ready.into_iter().map(|f| pull_in(&f, own)).collect()
+}
+
+/// Moves a file from an external inbox into ours: a rename, or across file systems a
+/// durable copy followed by removal of the original (the bundle itself is kept).
+fn pull_in(file: &Path, own: &Path) -> anyhow::Result<PathBuf> {
+    let name = file.file_name().context("file without a name")?;
+    let target = own.join(name);
+    match std::fs::rename(file, &target) {
+        Ok(()) => {
+            crate::fsutil::sync_parent(&target)?;
+            Ok(target)
+        }
+        Err(_) => {
+            let copied = inbox::copy_in(file, own)?;
+            std::fs::remove_file(file).with_context(|| format!("remove {}", file.display()))?;
+            Ok(copied)
+        }
+    }
+}
+
+fn shutdown_flag() -> anyhow::Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let set = flag.clone();
+    ctrlc::set_handler(move || set.store(true, Ordering::SeqCst))
+        .context("cannot install the SIGINT/SIGTERM handler")?;
+    Ok(flag)
+}
+
+/// One progress line per file on stderr.
+pub fn log_outcome(outcome: &Outcome) {
+    let line = super::ingest::describe(outcome);
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}

@@ -1,0 +1,330 @@
+//! One input file, start to finish: verify it, decide its place in the feed chain, and
+//! apply it in one store transaction, or put it where it belongs.
+//!
+//! Verification (zstd, tar, SHA-256) runs on its own thread and hands over each member
+//! only after its digest matched; this thread parses the documents and writes them, so
+//! the two halves overlap on two cores. Nothing commits unless verification, every parse
+//! and every write succeeded.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::chain::{decide, Decision, Link};
+use super::placement;
+use super::{IngestError, Ingestor, Outcome};
+use crate::bundle::{
+    error_chain, BundleId, DocumentEntry, Manifest, MemberSink, Mode, Report, TranscriptView,
+    Verifier, Withdrawal,
+};
+use crate::formats::{self, FormatError};
+use crate::model::DocumentKind;
+use crate::store::{ApplyHeader, ApplyTx, NewVersion, StoreError};
+
+const MEMBER_QUEUE: usize = 64;
+
+type Member = (DocumentEntry, Vec<u8>);
+
+/// What the verifier thread tells this one once the manifest is authenticated.
+#[derive(Debug)]
+struct Facts {
+    id: BundleId,
+    link: Link,
+    created_at: String,
+    expired: bool,
+    withdrawn: Vec<Withdrawal>,
+}
+
+impl Facts {
+    fn of(manifest: &Manifest, id: &BundleId, now: OffsetDateTime) -> Self {
+        Self {
+            id: id.clone(),
+            link: Link::of(manifest),
+            created_at: manifest.created_at.clone(),
+            expired: manifest.expires_at().is_some_and(|t| now > t),
+            withdrawn: manifest.withdrawn.clone(),
+        }
+    }
+}
+
+/// The verifier thread's end of the hand-over.
+struct ChannelSink {
+    now: OffsetDateTime,
+    facts: Option<SyncSender<Facts>>,
+    go: Receiver<bool>,
+    members: SyncSender<Member>,
+    wants: bool,
+}
+
+impl MemberSink for ChannelSink {
+    fn on_manifest(&mut self, manifest: &Manifest, id: &BundleId) {
+        if let Some(tx) = self.facts.take() {
+            if tx.send(Facts::of(manifest, id, self.now)).is_ok() {
+                self.wants = self.go.recv().unwrap_or(false);
+            }
+        }
+    }
+
+    fn wants_bytes(&self) -> bool {
+        self.wants
+    }
+
+    fn accept(
+        &mut self,
+        entry: &DocumentEntry,
+        bytes: Vec<u8>,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.members
+            .send((entry.clone(), bytes))
+            .map_err(|_| "ingest stopped reading members".into())
+    }
+}
+
+/// Why a verified bundle could not be loaded.
+#[derive(Debug, thiserror::Error)]
+enum LoadFault {
+    #[error("document {path} does not parse")]
+    Parse {
+        path: String,
+        #[source]
+        source: Box<FormatError>,
+    },
+    #[error("document {path}: an sbom entry without subject reached ingest")]
+    NoSubject { path: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl LoadFault {
+    /// A bad document refuses the bundle; a store failure is the environment's.
+    fn into_outcome_error(self) -> Result<LoadFault, IngestError> {
+        match self {
+            LoadFault::Store(StoreError::DuplicateInBundle { .. }) => Ok(self),
+            LoadFault::Store(e) => Err(IngestError::Store(e)),
+            other => Ok(other),
+        }
+    }
+}
+
+impl Ingestor {
+    /// Processes one file that sits in inbox/ or pending/.
+    pub fn process(&mut self, file: &Path) -> Result<Outcome, IngestError> {
+        let now = OffsetDateTime::now_utc();
+        let verifier = Verifier::new(&self.trust, self.limits)
+            .at(now)
+            .expiry_policy(self.expiry);
+        let expiry_opt_out = self.expiry == crate::bundle::ExpiryPolicy::DangerouslyAcceptExpired;
+        let (store, dir) = (&mut self.store, &self.dir);
+        let source_file = file_name(file);
+        std::thread::scope(|scope| {
+            // Channels live in this closure: an early return drops them, which releases
+            // the verifier thread before the scope joins it.
+            let (fact_tx, fact_rx) = mpsc::sync_channel(1);
+            let (go_tx, go_rx) = mpsc::sync_channel(1);
+            let (member_tx, member_rx) = mpsc::sync_channel(MEMBER_QUEUE);
+            let verifying = scope.spawn(move || {
+                let mut sink = ChannelSink {
+                    now,
+                    facts: Some(fact_tx),
+                    go: go_rx,
+                    members: member_tx,
+                    wants: false,
+                };
+                verifier.verify(file, &mut sink)
+            });
+            let judged = match fact_rx.recv() {
+                Err(_) => None,
+                Ok(facts) => {
+                    let decision = chain_decision(store, &facts)?;
+                    // The verifier may have finished already; then no one listens.
+                    let _ = go_tx.send(decision == Decision::Apply);
+                    Some((facts, decision))
+                }
+            };
+            let mut loaded = None;
+            if let Some((facts, Decision::Apply)) = &judged {
+                let header = header(facts, &source_file, facts.expired && expiry_opt_out, now);
+                loaded = Some(load(store.begin_apply(header)?, facts, member_rx));
+            } else {
+                drop(member_rx);
+            }
+            let report = verifying
+                .join()
+                .expect("the verifier thread does not panic");
+            settle(dir, file, report, judged, loaded)
+        })
+    }
+}
+
+fn chain_decision(store: &crate::store::Store, facts: &Facts) -> Result<Decision, IngestError> {
+    let applied = store.applied(facts.id.as_str())?.map(|e| e.position);
+    let head = store.feed_head(&facts.link.feed)?;
+    Ok(decide(head.as_ref(), applied, &facts.link))
+}
+
+fn header(facts: &Facts, source: &str, expired_accepted: bool, now: OffsetDateTime) -> ApplyHeader {
+    let applied_at = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("now formats as RFC 3339");
+    ApplyHeader {
+        feed: facts.link.feed.clone(),
+        sequence: facts.link.sequence,
+        bundle_id: facts.id.to_string(),
+        snapshot: facts.link.mode == Mode::Snapshot,
+        created_at: facts.created_at.clone(),
+        applied_at,
+        source_file: source.to_owned(),
+        expired_accepted,
+    }
+}
+
+/// Withdrawals first, then every member as it arrives; the transaction is returned
+/// uncommitted so the caller commits only if verification also succeeded.
+fn load<'c>(
+    mut tx: ApplyTx<'c>,
+    facts: &Facts,
+    members: Receiver<Member>,
+) -> Result<ApplyTx<'c>, LoadFault> {
+    for w in &facts.withdrawn {
+        tx.withdraw(w.kind, &w.id)?;
+    }
+    for (entry, bytes) in members {
+        load_one(&mut tx, &entry, &bytes)?;
+    }
+    Ok(tx)
+}
+
+fn load_one(tx: &mut ApplyTx<'_>, entry: &DocumentEntry, bytes: &[u8]) -> Result<(), LoadFault> {
+    let path = entry.path.as_str();
+    let parse_err = |source| LoadFault::Parse {
+        path: path.to_owned(),
+        source: Box::new(source),
+    };
+    let parsed = formats::parse(path, entry.kind, entry.format, bytes).map_err(parse_err)?;
+    let id = match (&entry.subject, entry.kind) {
+        (Some(subject), DocumentKind::Sbom) => subject.digest.to_string(),
+        (None, DocumentKind::Sbom) => return Err(LoadFault::NoSubject { path: path.into() }),
+        _ => formats::document_id(path, &parsed, entry.format, bytes).map_err(parse_err)?,
+    };
+    tx.put(NewVersion {
+        kind: entry.kind,
+        doc_id: &id,
+        format: entry.format,
+        path,
+        sha256: &entry.sha256,
+        subject_name: entry.subject.as_ref().map(|s| s.name.as_str()),
+        bytes,
+    })?;
+    Ok(())
+}
+
+/// Commits or rolls back, then moves the file to where its outcome says.
+fn settle(
+    dir: &super::DataDir,
+    file: &Path,
+    report: Report,
+    judged: Option<(Facts, Decision)>,
+    loaded: Option<Result<ApplyTx<'_>, LoadFault>>,
+) -> Result<Outcome, IngestError> {
+    if let Some(err) = &report.error {
+        if let Some(Err(fault)) = loaded {
+            // The verifier stopped because loading failed: the fault is the real reason.
+            let fault = fault.into_outcome_error()?;
+            return quarantine(dir, file, &report, "load", &error_chain(&fault));
+        }
+        return quarantine(dir, file, &report, err.step.name(), &error_chain(err));
+    }
+    let (facts, decision) = judged.expect("a valid report has passed the manifest hook");
+    match (decision, loaded) {
+        (Decision::Apply, Some(Ok(tx))) => {
+            let position = tx.commit()?;
+            let moved = placement::move_into(file, &dir.archive()).map_err(io_err(file))?;
+            Ok(Outcome::Applied {
+                position,
+                feed: facts.link.feed,
+                sequence: facts.link.sequence,
+                bundle_id: facts.id.to_string(),
+                file: moved,
+            })
+        }
+        (Decision::Apply, Some(Err(fault))) => {
+            let fault = fault.into_outcome_error()?;
+            quarantine(dir, file, &report, "load", &error_chain(&fault))
+        }
+        (Decision::Duplicate { position }, _) => {
+            let moved = placement::move_into(file, &dir.archive()).map_err(io_err(file))?;
+            Ok(Outcome::Duplicate {
+                position,
+                bundle_id: facts.id.to_string(),
+                file: moved,
+            })
+        }
+        (Decision::Pending { waiting_for }, _) => {
+            let moved = match file.parent() == Some(dir.pending().as_path()) {
+                true => file.to_owned(),
+                false => placement::move_into(file, &dir.pending()).map_err(io_err(file))?,
+            };
+            Ok(Outcome::Pending {
+                feed: facts.link.feed,
+                sequence: facts.link.sequence,
+                waiting_for,
+                file: moved,
+            })
+        }
+        (Decision::Refuse(chain), _) => quarantine(dir, file, &report, "chain", &chain.to_string()),
+        (Decision::Apply, None) => unreachable!("an applied bundle always has a load result"),
+    }
+}
+
+/// What `quarantine/NAME.reason.json` holds.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct QuarantineRecord<'a> {
+    schema: &'static str,
+    file: String,
+    failed_step: &'a str,
+    error: &'a str,
+    transcript: TranscriptView<'a>,
+    quarantined_at: String,
+}
+
+fn quarantine(
+    dir: &super::DataDir,
+    file: &Path,
+    report: &Report,
+    failed_step: &str,
+    error: &str,
+) -> Result<Outcome, IngestError> {
+    tracing::warn!(file = %file.display(), step = failed_step, error, "bundle quarantined");
+    let record = QuarantineRecord {
+        schema: "stella.quarantine.v1",
+        file: file_name(file),
+        failed_step,
+        error,
+        transcript: TranscriptView::new(&report.transcript, report.manifest.as_ref()),
+        quarantined_at: OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("now formats as RFC 3339"),
+    };
+    let moved = placement::quarantine(file, &dir.quarantine(), &record).map_err(io_err(file))?;
+    Ok(Outcome::Quarantined {
+        file: moved,
+        step: failed_step.to_owned(),
+        error: error.to_owned(),
+    })
+}
+
+fn file_name(file: &Path) -> String {
+    file.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn io_err(file: &Path) -> impl Fn(std::io::Error) -> IngestError + '_ {
+    move |source| IngestError::Move {
+        path: PathBuf::from(file),
+        source,
+    }
+}

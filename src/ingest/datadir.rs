@@ -1,0 +1,213 @@
+//! The data dir: its folders, its config file, and `init`.
+//!
+//! ```text
+//! DIR/config.json        site id, site key id, trust file
+//! DIR/trust.json         trust roots (unless --trust says otherwise)
+//! DIR/keys/site.key|pub  the site signing key
+//! DIR/inbox/             drop folder: *.tar.zst, written as .NAME.partial then renamed
+//! DIR/pending/           bundles waiting for an earlier sequence of their feed
+//! DIR/archive/           applied bundles and duplicates
+//! DIR/quarantine/        refused bundles, each with NAME.reason.json beside it
+//! DIR/outbox/            what leaves the site
+//! DIR/store/state.sqlite versioned state
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::keys::{self, KeyError};
+use crate::bundle::manifest::check_feed_name;
+use crate::bundle::{TrustError, TrustFile};
+use crate::store::{Store, StoreError};
+
+pub const CONFIG_SCHEMA: &str = "stella.config.v1";
+const FOLDERS: [&str; 7] = [
+    "inbox",
+    "pending",
+    "archive",
+    "quarantine",
+    "outbox",
+    "store",
+    "keys",
+];
+
+/// Paths of one data dir.
+#[derive(Clone, Debug)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+/// `DIR/config.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    pub schema: String,
+    pub site_id: String,
+    pub site_key_id: String,
+    /// Relative to the data dir unless absolute.
+    pub trust: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    #[error("{path} is already initialized (config.json exists)")]
+    AlreadyInitialized { path: PathBuf },
+    #[error(
+        "{path} is not an initialized data dir; run `stella-scheduler init --data-dir {path}`"
+    )]
+    NotInitialized { path: PathBuf },
+    #[error("site id {given:?} must match [a-z0-9][a-z0-9._-]{{0,63}} (it names the site's export feed)")]
+    SiteId { given: String },
+    #[error("cannot create {path}")]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path} is unreadable or invalid")]
+    Config {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What `init` made.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Initialized {
+    pub data_dir: String,
+    pub site_id: String,
+    pub keyid: String,
+}
+
+impl DataDir {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn inbox(&self) -> PathBuf {
+        self.root.join("inbox")
+    }
+
+    pub fn pending(&self) -> PathBuf {
+        self.root.join("pending")
+    }
+
+    pub fn archive(&self) -> PathBuf {
+        self.root.join("archive")
+    }
+
+    pub fn quarantine(&self) -> PathBuf {
+        self.root.join("quarantine")
+    }
+
+    pub fn outbox(&self) -> PathBuf {
+        self.root.join("outbox")
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.root.join("store").join("state.sqlite")
+    }
+
+    pub fn site_key(&self) -> PathBuf {
+        self.root.join("keys").join("site.key")
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.root.join("config.json")
+    }
+
+    /// Reads config.json; an uninitialized dir gets a message saying how to init it.
+    pub fn config(&self) -> Result<Config, DataDirError> {
+        let path = self.config_path();
+        if !path.exists() {
+            return Err(DataDirError::NotInitialized {
+                path: self.root.clone(),
+            });
+        }
+        let bad = |source: Box<dyn std::error::Error + Send + Sync>| DataDirError::Config {
+            path: path.clone(),
+            source,
+        };
+        let bytes = std::fs::read(&path).map_err(|e| bad(e.into()))?;
+        serde_json::from_slice(&bytes).map_err(|e| bad(e.into()))
+    }
+
+    /// The trust file in force: `--trust` if given, else the config's.
+    pub fn trust_path(&self, config: &Config, over: Option<&Path>) -> PathBuf {
+        match over {
+            Some(p) => p.to_owned(),
+            None => self.root.join(&config.trust),
+        }
+    }
+
+    pub fn open_store(&self) -> Result<Store, DataDirError> {
+        self.config()?;
+        Ok(Store::open(&self.database())?)
+    }
+
+    /// Creates the layout, the store, an empty trust file, the config and the site key.
+    pub fn init(
+        &self,
+        site_id: Option<&str>,
+        site_key: Option<&Path>,
+        trust: Option<&Path>,
+    ) -> Result<Initialized, DataDirError> {
+        if self.config_path().exists() {
+            return Err(DataDirError::AlreadyInitialized {
+                path: self.root.clone(),
+            });
+        }
+        for folder in FOLDERS {
+            let path = self.root.join(folder);
+            std::fs::create_dir_all(&path)
+                .map_err(|source| DataDirError::Create { path, source })?;
+        }
+        let key = match site_key {
+            Some(path) => keys::read_signing_key(path)?,
+            None => keys::generate()?,
+        };
+        keys::write_key_pair(&self.root.join("keys"), "site", &key)?;
+        let keyid = keys::key_id(&key.verifying_key());
+        let site_id = site_id.map_or_else(|| format!("site-{}", &keyid[..12]), str::to_owned);
+        check_feed_name(&site_id).map_err(|_| DataDirError::SiteId {
+            given: site_id.clone(),
+        })?;
+        let trust_rel = trust.map_or_else(|| PathBuf::from("trust.json"), Path::to_path_buf);
+        let trust_abs = self.root.join(&trust_rel);
+        if !trust_abs.exists() {
+            TrustFile::empty().write(&trust_abs)?;
+        }
+        Store::open(&self.database())?;
+        self.write_config(&Config {
+            schema: CONFIG_SCHEMA.to_owned(),
+            site_id: site_id.clone(),
+            site_key_id: keyid.clone(),
+            trust: trust_rel,
+        })?;
+        Ok(Initialized {
+            data_dir: self.root.display().to_string(),
+            site_id,
+            keyid,
+        })
+    }
+
+    fn write_config(&self, config: &Config) -> Result<(), DataDirError> {
+        let path = self.config_path();
+        let bytes = crate::canonical::to_vec_pretty(config).expect("config serializes");
+        crate::fsutil::write_atomic(&path, &bytes)
+            .map_err(|source| DataDirError::Create { path, source })
+    }
+}

@@ -1,0 +1,168 @@
+//! Ingest: from files in the drop folder to applied, versioned state.
+//!
+//! Every input file ends in exactly one of archive/, pending/ or quarantine/, and every
+//! bundle applies whole or not at all. `ingest FILE...` and the `run` watcher share this
+//! code path: files land in inbox/, then [`Ingestor::drain`] takes them in chain order.
+
+mod apply;
+pub mod chain;
+mod datadir;
+pub mod inbox;
+mod placement;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use datadir::{Config, DataDir, DataDirError, Initialized};
+pub use placement::reason_path;
+
+use crate::bundle::{ExpiryPolicy, Limits, Trust, TrustError};
+use crate::store::{Store, StoreError};
+
+/// Failures of the environment (store, file system), not of a bundle: processing stops
+/// and the file stays where it was, to be taken again.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot move {path}")]
+    Move {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot list {path}")]
+    List {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot copy {from} into the inbox")]
+    Copy {
+        from: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Where one input file ended, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "outcome")]
+pub enum Outcome {
+    Applied {
+        position: u64,
+        feed: String,
+        sequence: u64,
+        bundle_id: String,
+        file: PathBuf,
+    },
+    Duplicate {
+        position: u64,
+        bundle_id: String,
+        file: PathBuf,
+    },
+    Pending {
+        feed: String,
+        sequence: u64,
+        waiting_for: u64,
+        file: PathBuf,
+    },
+    Quarantined {
+        file: PathBuf,
+        step: String,
+        error: String,
+    },
+}
+
+/// Applies bundles to one data dir's store.
+#[derive(Debug)]
+pub struct Ingestor {
+    dir: DataDir,
+    store: Store,
+    trust: Trust,
+    limits: Limits,
+    expiry: ExpiryPolicy,
+}
+
+impl Ingestor {
+    pub fn open(
+        dir: DataDir,
+        trust_override: Option<&Path>,
+        limits: Limits,
+        expiry: ExpiryPolicy,
+    ) -> Result<Self, IngestError> {
+        let config = dir.config()?;
+        let trust = Trust::load(&dir.trust_path(&config, trust_override))?;
+        let store = dir.open_store()?;
+        Ok(Self {
+            dir,
+            store,
+            trust,
+            limits,
+            expiry,
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Copies files into the inbox (atomically: temp name, fsync, rename).
+    pub fn enqueue(&self, files: &[PathBuf]) -> Result<(), IngestError> {
+        for from in files {
+            inbox::copy_in(from, &self.dir.inbox()).map_err(|source| IngestError::Copy {
+                from: from.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Processes every ready file in the inbox in chain order, then whatever in pending/
+    /// became applicable. Calls `progress` after each file.
+    pub fn drain(
+        &mut self,
+        ready: Vec<PathBuf>,
+        progress: &mut dyn FnMut(&Outcome),
+    ) -> Result<Vec<Outcome>, IngestError> {
+        let mut outcomes = Vec::new();
+        for file in inbox::chain_order(ready, &self.limits) {
+            let outcome = self.process(&file)?;
+            progress(&outcome);
+            let applied = matches!(outcome, Outcome::Applied { .. });
+            outcomes.push(outcome);
+            if applied {
+                outcomes.extend(self.retry_pending(progress)?);
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// Re-examines pending/ until a pass applies nothing.
+    pub fn retry_pending(
+        &mut self,
+        progress: &mut dyn FnMut(&Outcome),
+    ) -> Result<Vec<Outcome>, IngestError> {
+        let mut outcomes = Vec::new();
+        loop {
+            let waiting = inbox::bundles_in(&self.dir.pending())?;
+            let mut applied_any = false;
+            for file in inbox::chain_order(waiting, &self.limits) {
+                let outcome = self.process(&file)?;
+                if !matches!(outcome, Outcome::Pending { .. }) {
+                    progress(&outcome);
+                    applied_any |= matches!(outcome, Outcome::Applied { .. });
+                    outcomes.push(outcome);
+                }
+            }
+            if !applied_any {
+                return Ok(outcomes);
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Versioned state: the change log, feed heads, and every version of every document.
+//!
+//! SQLite is the embedded default. The schema lives in migrations/ so that a PostgreSQL
+//! dialect can sit beside it with the same meaning; all SQL of the project is in this
+//! room. Reads "as of a position" see exactly the document versions that held then.
+
+mod migrate;
+mod sqlite;
+
+pub use sqlite::{ApplyHeader, ApplyTx, NewVersion, PutOutcome, Store};
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// Errors from the state store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {path}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("migration {name} failed")]
+    Migration {
+        name: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("migration {name} was changed after it was applied (recorded sha256 {recorded}, file {current})")]
+    MigrationEdited {
+        name: String,
+        recorded: String,
+        current: String,
+    },
+    #[error("document {kind} {id} appears twice in this bundle ({first} and {second})")]
+    DuplicateInBundle {
+        kind: String,
+        id: String,
+        first: String,
+        second: String,
+    },
+    #[error("store query failed")]
+    Query(#[from] rusqlite::Error),
+}
+
+/// Where a feed's chain stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedHead {
+    pub feed: String,
+    pub sequence: u64,
+    pub bundle_id: String,
+    pub position: u64,
+    pub applied_at: String,
+}
+
+/// Current document counts by kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DocumentCounts {
+    pub advisory: u64,
+    pub vex: u64,
+    pub sbom: u64,
+}
+
+/// One change-log entry, as `status` and later rooms read it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeEntry {
+    pub position: u64,
+    pub feed: String,
+    pub sequence: u64,
+    pub bundle_id: String,
+    pub mode: String,
+    pub advisories: u64,
+    pub vex: u64,
+    pub sboms: u64,
+    pub withdrawn: u64,
+    pub expired_accepted: bool,
+}

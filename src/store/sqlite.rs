@@ -1,0 +1,372 @@
+//! The SQLite backend: WAL, one writer, FULL synchronous commits.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension as _, Transaction};
+use sha2::{Digest as _, Sha256};
+
+use super::{migrate, ChangeEntry, DocumentCounts, FeedHead, StoreError};
+use crate::model::{DocumentFormat, DocumentKind};
+
+const BUSY_TIMEOUT_MS: u32 = 10_000;
+
+/// The state store of one data dir.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+}
+
+/// The change-log fields of a bundle about to be applied.
+#[derive(Clone, Debug)]
+pub struct ApplyHeader {
+    pub feed: String,
+    pub sequence: u64,
+    pub bundle_id: String,
+    pub snapshot: bool,
+    pub created_at: String,
+    pub applied_at: String,
+    pub source_file: String,
+    pub expired_accepted: bool,
+}
+
+/// One document version to record.
+#[derive(Clone, Copy, Debug)]
+pub struct NewVersion<'b> {
+    pub kind: DocumentKind,
+    pub doc_id: &'b str,
+    pub format: DocumentFormat,
+    pub path: &'b str,
+    pub sha256: &'b str,
+    pub subject_name: Option<&'b str>,
+    pub bytes: &'b [u8],
+}
+
+/// What `put` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PutOutcome {
+    New,
+    Changed,
+    Unchanged,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))
+            .map_err(open_err)?;
+        migrate::apply(&mut conn)?;
+        Ok(Self { conn })
+    }
+
+    /// The last change-log position, 0 before anything was applied.
+    pub fn position(&self) -> Result<u64, StoreError> {
+        let p: Option<i64> =
+            self.conn
+                .query_row("SELECT MAX(position) FROM changelog", [], |r| r.get(0))?;
+        Ok(p.unwrap_or(0) as u64)
+    }
+
+    pub fn feed_head(&self, feed: &str) -> Result<Option<FeedHead>, StoreError> {
+        let sql = format!("{HEAD_SELECT} WHERE f.feed = ?1");
+        Ok(self.conn.query_row(&sql, [feed], read_head).optional()?)
+    }
+
+    pub fn feeds(&self) -> Result<Vec<FeedHead>, StoreError> {
+        let sql = format!("{HEAD_SELECT} ORDER BY f.feed");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map([], read_head)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The change-log entry of an applied bundle, if it was applied.
+    pub fn applied(&self, bundle_id: &str) -> Result<Option<ChangeEntry>, StoreError> {
+        let sql = format!("{ENTRY_SELECT} WHERE bundle_id = ?1");
+        Ok(self
+            .conn
+            .query_row(&sql, [bundle_id], read_entry)
+            .optional()?)
+    }
+
+    pub fn changelog(&self) -> Result<Vec<ChangeEntry>, StoreError> {
+        let sql = format!("{ENTRY_SELECT} ORDER BY position");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map([], read_entry)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Documents holding now, by kind.
+    pub fn document_counts(&self) -> Result<DocumentCounts, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT kind, COUNT(*) FROM documents WHERE valid_to IS NULL GROUP BY kind")?;
+        let mut counts = DocumentCounts::default();
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        for row in rows {
+            let (kind, n) = row?;
+            match kind.as_str() {
+                "advisory" => counts.advisory = n as u64,
+                "vex" => counts.vex = n as u64,
+                _ => counts.sbom = n as u64,
+            }
+        }
+        Ok(counts)
+    }
+
+    /// SHA-256 over the change log and every document version, in a fixed order and
+    /// without wall-clock fields: equal digests mean equal versioned state.
+    pub fn state_digest(&self) -> Result<String, StoreError> {
+        let mut hasher = Sha256::new();
+        let mut stmt = self.conn.prepare(
+            "SELECT position, feed, sequence, bundle_id, mode, advisories, vex, sboms, withdrawn
+             FROM changelog ORDER BY position",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let line = (0..9)
+                .map(|i| r.get_ref(i).map(value_text))
+                .collect::<Result<Vec<_>, _>>()?;
+            hasher.update(format!("c|{}\n", line.join("|")));
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT feed, kind, doc_id, format, path, sha256, subject_name, valid_from, valid_to
+             FROM documents ORDER BY feed, kind, doc_id, valid_from",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let line = (0..9)
+                .map(|i| r.get_ref(i).map(value_text))
+                .collect::<Result<Vec<_>, _>>()?;
+            hasher.update(format!("d|{}\n", line.join("|")));
+        }
+        Ok(hex::encode(hasher.finalize()))
+    }
+
+    /// Starts applying one bundle; nothing is visible until [`ApplyTx::commit`].
+    pub fn begin_apply(&mut self, header: ApplyHeader) -> Result<ApplyTx<'_>, StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO changelog (feed, sequence, bundle_id, mode, created_at, applied_at,
+                 source_file, advisories, vex, sboms, withdrawn, expired_accepted)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, 0, 0, ?8)",
+            params![
+                header.feed,
+                header.sequence as i64,
+                header.bundle_id,
+                if header.snapshot { "snapshot" } else { "delta" },
+                header.created_at,
+                header.applied_at,
+                header.source_file,
+                header.expired_accepted,
+            ],
+        )?;
+        let position = tx.last_insert_rowid();
+        Ok(ApplyTx {
+            tx,
+            header,
+            position,
+            seen: HashMap::new(),
+            counts: [0; 3],
+            closed: 0,
+        })
+    }
+}
+
+const HEAD_SELECT: &str = "SELECT f.feed, f.sequence, f.bundle_id, f.position, c.applied_at
+     FROM feeds f JOIN changelog c ON c.position = f.position";
+
+const ENTRY_SELECT: &str = "SELECT position, feed, sequence, bundle_id, mode, advisories, vex,
+     sboms, withdrawn, expired_accepted FROM changelog";
+
+fn read_head(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedHead> {
+    Ok(FeedHead {
+        feed: r.get(0)?,
+        sequence: r.get::<_, i64>(1)? as u64,
+        bundle_id: r.get(2)?,
+        position: r.get::<_, i64>(3)? as u64,
+        applied_at: r.get(4)?,
+    })
+}
+
+fn read_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeEntry> {
+    Ok(ChangeEntry {
+        position: r.get::<_, i64>(0)? as u64,
+        feed: r.get(1)?,
+        sequence: r.get::<_, i64>(2)? as u64,
+        bundle_id: r.get(3)?,
+        mode: r.get(4)?,
+        advisories: r.get::<_, i64>(5)? as u64,
+        vex: r.get::<_, i64>(6)? as u64,
+        sboms: r.get::<_, i64>(7)? as u64,
+        withdrawn: r.get::<_, i64>(8)? as u64,
+        expired_accepted: r.get(9)?,
+    })
+}
+
+fn value_text(v: rusqlite::types::ValueRef<'_>) -> String {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Null => "-".to_owned(),
+        ValueRef::Integer(i) => i.to_string(),
+        ValueRef::Real(f) => f.to_string(),
+        ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
+    }
+}
+
+/// One bundle being applied: all of it commits, or none of it.
+#[derive(Debug)]
+pub struct ApplyTx<'c> {
+    tx: Transaction<'c>,
+    header: ApplyHeader,
+    position: i64,
+    /// (kind, id) → member path, for duplicates within the bundle and snapshot closing.
+    seen: HashMap<(DocumentKind, String), String>,
+    counts: [u64; 3],
+    closed: u64,
+}
+
+impl ApplyTx<'_> {
+    pub fn position(&self) -> u64 {
+        self.position as u64
+    }
+
+    /// Records a document version unless the current one has the same bytes.
+    pub fn put(&mut self, v: NewVersion<'_>) -> Result<PutOutcome, StoreError> {
+        self.note_seen(&v)?;
+        self.counts[kind_slot(v.kind)] += 1;
+        let kind = v.kind.as_str();
+        let current: Option<String> = self
+            .tx
+            .prepare_cached(
+                "SELECT sha256 FROM documents
+                 WHERE feed = ?1 AND kind = ?2 AND doc_id = ?3 AND valid_to IS NULL",
+            )?
+            .query_row(params![self.header.feed, kind, v.doc_id], |r| r.get(0))
+            .optional()?;
+        let outcome = match current {
+            Some(sha) if sha == v.sha256 => return Ok(PutOutcome::Unchanged),
+            Some(_) => {
+                self.close(kind, v.doc_id)?;
+                PutOutcome::Changed
+            }
+            None => PutOutcome::New,
+        };
+        self.tx
+            .prepare_cached("INSERT OR IGNORE INTO blobs (sha256, bytes) VALUES (?1, ?2)")?
+            .execute(params![v.sha256, v.bytes])?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO documents (feed, kind, doc_id, format, path, sha256,
+                     subject_name, valid_from, valid_to)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL)",
+            )?
+            .execute(params![
+                self.header.feed,
+                kind,
+                v.doc_id,
+                v.format.as_str(),
+                v.path,
+                v.sha256,
+                v.subject_name,
+                self.position,
+            ])?;
+        Ok(outcome)
+    }
+
+    fn note_seen(&mut self, v: &NewVersion<'_>) -> Result<(), StoreError> {
+        let key = (v.kind, v.doc_id.to_owned());
+        if let Some(first) = self.seen.insert(key, v.path.to_owned()) {
+            return Err(StoreError::DuplicateInBundle {
+                kind: v.kind.to_string(),
+                id: v.doc_id.to_owned(),
+                first,
+                second: v.path.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Ends the current version of a document as of this position; false if none held.
+    pub fn withdraw(&mut self, kind: DocumentKind, id: &str) -> Result<bool, StoreError> {
+        let closed = self.close(kind.as_str(), id)?;
+        self.closed += closed as u64;
+        Ok(closed)
+    }
+
+    fn close(&mut self, kind: &str, id: &str) -> Result<bool, StoreError> {
+        let n = self
+            .tx
+            .prepare_cached(
+                "UPDATE documents SET valid_to = ?1
+                 WHERE feed = ?2 AND kind = ?3 AND doc_id = ?4 AND valid_to IS NULL",
+            )?
+            .execute(params![self.position, self.header.feed, kind, id])?;
+        Ok(n > 0)
+    }
+
+    /// Closes what a snapshot lacks, moves the feed head, and commits.
+    pub fn commit(mut self) -> Result<u64, StoreError> {
+        if self.header.snapshot {
+            self.close_missing()?;
+        }
+        let [advisories, vex, sboms] = self.counts.map(|c| c as i64);
+        self.tx.execute(
+            "UPDATE changelog SET advisories = ?1, vex = ?2, sboms = ?3, withdrawn = ?4
+             WHERE position = ?5",
+            params![advisories, vex, sboms, self.closed as i64, self.position],
+        )?;
+        self.tx.execute(
+            "INSERT INTO feeds (feed, sequence, bundle_id, position) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (feed) DO UPDATE SET sequence = excluded.sequence,
+                 bundle_id = excluded.bundle_id, position = excluded.position",
+            params![
+                self.header.feed,
+                self.header.sequence as i64,
+                self.header.bundle_id,
+                self.position
+            ],
+        )?;
+        self.tx.commit()?;
+        Ok(self.position as u64)
+    }
+
+    fn close_missing(&mut self) -> Result<(), StoreError> {
+        let current: Vec<(String, String)> = {
+            let mut stmt = self.tx.prepare(
+                "SELECT kind, doc_id FROM documents
+                 WHERE feed = ?1 AND valid_to IS NULL AND valid_from < ?2",
+            )?;
+            let rows = stmt.query_map(params![self.header.feed, self.position], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (kind, id) in current {
+            let parsed: DocumentKind = kind.parse().unwrap_or(DocumentKind::Advisory);
+            if !self.seen.contains_key(&(parsed, id.clone())) {
+                self.close(&kind, &id)?;
+                self.closed += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn kind_slot(kind: DocumentKind) -> usize {
+    match kind {
+        DocumentKind::Advisory => 0,
+        DocumentKind::Vex => 1,
+        DocumentKind::Sbom => 2,
+    }
+}
