@@ -96,8 +96,12 @@ pub fn generate() -> Result<SigningKey, KeyError> {
     Ok(SigningKey::from_bytes(&seed))
 }
 
-/// Writes `DIR/NAME.key` (0600) and `DIR/NAME.pub`; refuses to overwrite either.
+/// Writes `DIR/NAME.key` (0600) and `DIR/NAME.pub`, creating DIR; refuses to overwrite.
 pub fn write_key_pair(dir: &Path, name: &str, key: &SigningKey) -> Result<KeyFiles, KeyError> {
+    fs::create_dir_all(dir).map_err(|source| KeyError::Write {
+        path: dir.to_owned(),
+        source,
+    })?;
     let files = KeyFiles {
         private: dir.join(format!("{name}.key")),
         public: dir.join(format!("{name}.pub")),

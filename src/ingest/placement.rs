@@ -47,16 +47,18 @@ pub fn reason_path(bundle: &Path) -> PathBuf {
     bundle.with_file_name(format!("{stem}.reason.json"))
 }
 
-/// `NAME.tar.zst`, or `NAME.2.tar.zst`, `NAME.3.tar.zst`, … if taken.
+/// `NAME.tar.zst`, or `NAME.2.tar.zst`, `NAME.3.tar.zst`, … if a bundle holds the name.
+/// A reason file alone does not: it is what a crash between writing a reason and moving
+/// its bundle leaves behind, and the retry overwrites it.
 fn free_name(folder: &Path, name: &str) -> PathBuf {
     let first = folder.join(name);
-    if !first.exists() && !reason_path(&first).exists() {
+    if !first.exists() {
         return first;
     }
     let stem = name.strip_suffix(".tar.zst").unwrap_or(name);
     (2u32..)
         .map(|n| folder.join(format!("{stem}.{n}.tar.zst")))
-        .find(|p| !p.exists() && !reason_path(p).exists())
+        .find(|p| !p.exists())
         .expect("some suffix is free")
 }
 
