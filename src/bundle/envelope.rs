@@ -106,6 +106,12 @@ fn decode_in_place(buf: &mut [u8], start: usize, len: usize) -> Result<usize, Ve
     if len % 4 != 0 {
         return Err(fail());
     }
+    // Chunks are decoded one by one, and each would accept its own padding; padding is
+    // only legal in the last quantum of the whole string.
+    let body_end = start + len.saturating_sub(4);
+    if buf[start..body_end].contains(&b'=') {
+        return Err(fail());
+    }
     let mut chunk = vec![0u8; DECODE_CHUNK / 4 * 3];
     let (mut read, mut write) = (start, HEADROOM);
     while read < start + len {
@@ -231,6 +237,17 @@ mod tests {
         );
         let opened = open(with_headroom(json.as_bytes())).expect("opens");
         assert_eq!(opened.payload(), b"hello?");
+    }
+
+    #[test]
+    fn padding_inside_the_payload_is_refused() {
+        let first = BASE64.encode(vec![1u8; DECODE_CHUNK / 4 * 3 - 2]);
+        let payload = format!("{first}{}", BASE64.encode(b"tail"));
+        let json = format!(
+            r#"{{"payloadType":"{MANIFEST_PAYLOAD_TYPE}","payload":"{payload}","signatures":[]}}"#
+        );
+        let err = open(with_headroom(json.as_bytes())).expect_err("mid-string padding");
+        assert!(matches!(err.reason, Reason::PayloadBase64));
     }
 
     #[test]

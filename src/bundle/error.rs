@@ -114,6 +114,8 @@ pub enum Reason {
     TotalTooLarge { limit: u64 },
     #[error("tar stream is malformed or cut short")]
     Tar(#[source] std::io::Error),
+    #[error("extension header of {size} bytes exceeds the limit of {limit}")]
+    ExtensionTooLarge { size: u64, limit: u64 },
     #[error("more than {limit} tar entries")]
     TooManyEntries { limit: u64 },
     #[error("archive holds no entries; the first member must be manifest.dsse.json")]

@@ -41,7 +41,7 @@ pub enum MemberPathError {
 impl MemberPath {
     /// Validates raw bytes from a tar header or a manifest.
     pub fn parse(raw: &[u8]) -> Result<Self, MemberPathError> {
-        let shown = || String::from_utf8_lossy(raw).into_owned();
+        let shown = || super::entries::shown_name(raw);
         if raw.is_empty() {
             return Err(MemberPathError::Empty);
         }

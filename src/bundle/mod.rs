@@ -4,6 +4,7 @@
 //! mean; see docs/bundle-format.md for the contract and the numbered verification steps.
 
 pub mod dsse;
+mod entries;
 mod envelope;
 mod error;
 pub mod keys;

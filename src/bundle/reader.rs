@@ -12,6 +12,7 @@ use sha2::{Digest as _, Sha256};
 use tar::EntryType;
 use time::OffsetDateTime;
 
+use super::entries::{next_member, shown_name, Entries, Entry, Member};
 use super::envelope::{self, SignatureOutcome, HEADROOM};
 use super::error::{Reason, Step, VerifyError};
 use super::limits::Limits;
@@ -138,7 +139,8 @@ impl<'t> Verifier<'t> {
         let mut archive = tar::Archive::new(BufReader::with_capacity(TAR_BUFFER, stream));
         let mut entries = archive
             .entries()
-            .map_err(|e| stream::classify(&probe, &self.limits, e, Step::ManifestMember))?;
+            .map_err(|e| stream::classify(&probe, &self.limits, e, Step::ManifestMember))?
+            .raw(true);
         let mut opened = read_envelope(&mut entries, &probe, &self.limits)?; // (steps 3, 4)
         let signatures = opened.check_signatures(self.trust, self.now); // (step 5)
         record_signatures(t, &opened, signatures.as_ref().ok());
@@ -226,7 +228,8 @@ pub fn inspect(path: &Path, limits: &Limits) -> Result<Inspected, VerifyError> {
     let mut archive = tar::Archive::new(BufReader::with_capacity(TAR_BUFFER, stream));
     let mut entries = archive
         .entries()
-        .map_err(|e| stream::classify(&probe, limits, e, Step::ManifestMember))?;
+        .map_err(|e| stream::classify(&probe, limits, e, Step::ManifestMember))?
+        .raw(true);
     let opened = read_envelope(&mut entries, &probe, limits)?;
     let keyids = opened.keyids().map(str::to_owned).collect();
     let payload = opened.into_payload();
@@ -248,9 +251,6 @@ pub struct Inspected {
     pub keyids: Vec<String>,
 }
 
-type Entries<'a> = tar::Entries<'a, BufReader<Decompressed>>;
-type Entry<'a> = tar::Entry<'a, BufReader<Decompressed>>;
-
 /// Steps 3 and 4: the first member must be the manifest envelope, within its limit.
 fn read_envelope(
     entries: &mut Entries<'_>,
@@ -259,19 +259,21 @@ fn read_envelope(
 ) -> Result<envelope::Opened, VerifyError> {
     let step = Step::ManifestMember;
     let fail = |reason| VerifyError::new(step, reason);
-    let mut entry =
-        next_entry(entries, probe, limits, step)?.ok_or_else(|| fail(Reason::NoManifest))?;
-    let name = entry.path_bytes().into_owned();
+    let first = next_member(entries, probe, limits, step)?;
+    let Member {
+        mut entry,
+        name,
+        entry_type,
+        size,
+    } = first.ok_or_else(|| fail(Reason::NoManifest))?;
     if name != MANIFEST_MEMBER.as_bytes() {
-        let got = String::from_utf8_lossy(&name).into_owned();
+        let got = shown_name(&name);
         return Err(fail(Reason::FirstMemberNotManifest { got }));
     }
-    let entry_type = entry.header().entry_type();
     if !entry_type.is_file() {
         let entry_type = type_name(entry_type);
         return Err(fail(Reason::ManifestNotRegular { entry_type }));
     }
-    let size = entry.size();
     if size > limits.max_manifest_bytes {
         let limit = limits.max_manifest_bytes;
         return Err(fail(Reason::ManifestTooLarge { size, limit }));
@@ -289,18 +291,6 @@ fn read_envelope(
         return Err(VerifyError::member(step, MANIFEST_MEMBER, reason));
     }
     envelope::open(buf)
-}
-
-fn next_entry<'a>(
-    entries: &mut Entries<'a>,
-    probe: &Probe,
-    limits: &Limits,
-    step: Step,
-) -> Result<Option<Entry<'a>>, VerifyError> {
-    entries
-        .next()
-        .transpose()
-        .map_err(|e| stream::classify(probe, limits, e, step))
 }
 
 fn record_signatures(
@@ -365,26 +355,30 @@ impl<'m> MemberReader<'m> {
             .saturating_mul(2)
             .saturating_add(1024);
         let mut count: u64 = 0;
-        while let Some(entry) = next_entry(entries, self.probe, self.limits, Step::Members)? {
+        while let Some(member) = next_member(entries, self.probe, self.limits, Step::Members)? {
             count += 1;
             if count > max_entries {
                 let reason = Reason::TooManyEntries { limit: max_entries };
                 return Err(VerifyError::new(Step::Members, reason));
             }
-            self.read_one(entry, sink)?;
+            self.read_one(member, sink)?;
         }
         self.check_all_present()
     }
 
     fn read_one(
         &mut self,
-        mut entry: Entry<'_>,
+        member: Member<'_>,
         sink: &mut dyn MemberSink,
     ) -> Result<(), VerifyError> {
-        let raw = entry.path_bytes().into_owned();
-        let shown = String::from_utf8_lossy(&raw).into_owned();
+        let Member {
+            mut entry,
+            name: raw,
+            entry_type,
+            size: header,
+        } = member;
+        let shown = shown_name(&raw);
         let fail = |reason| VerifyError::member(Step::Members, shown.clone(), reason);
-        let entry_type = entry.header().entry_type();
         if entry_type.is_dir() {
             let trimmed = raw.strip_suffix(b"/").unwrap_or(&raw);
             return MemberPath::parse(trimmed)
@@ -399,7 +393,6 @@ impl<'m> MemberReader<'m> {
         let path = MemberPath::parse(&raw).map_err(|e| fail(Reason::Path(e)))?;
         let index = self.claim(&path).map_err(fail)?;
         let doc = &self.manifest.documents[index];
-        let header = entry.size();
         if header != doc.size {
             return Err(fail(Reason::SizeMismatch {
                 declared: doc.size,

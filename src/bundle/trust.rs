@@ -91,6 +91,8 @@ pub enum TrustProblem {
     FeedName { keyid: String, feed: String },
     #[error("key {keyid}: notAfter {value:?} is not an RFC 3339 time")]
     NotAfter { keyid: String, value: String },
+    #[error("feeds: {feed:?} is not a valid feed name, so its threshold would never apply")]
+    ThresholdFeed { feed: String },
     #[error("feed {feed:?}: threshold must be at least 1")]
     Threshold { feed: String },
 }
@@ -147,6 +149,9 @@ impl Trust {
         }
         let mut thresholds = BTreeMap::new();
         for (feed, policy) in &file.feeds {
+            if check_feed_name(feed).is_err() {
+                return Err(TrustProblem::ThresholdFeed { feed: feed.clone() });
+            }
             if policy.threshold == 0 {
                 return Err(TrustProblem::Threshold { feed: feed.clone() });
             }
