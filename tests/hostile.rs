@@ -175,7 +175,7 @@ impl MemberSink for Received {
         entry: &DocumentEntry,
         bytes: Vec<u8>,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        assert_eq!(sha256_hex(&bytes), entry.sha256);
+        assert_eq!(sha256_hex(&bytes), entry.sha256.to_hex());
         self.0.push(entry.path.to_string());
         Ok(())
     }

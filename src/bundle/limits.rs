@@ -35,7 +35,7 @@ impl Default for Limits {
             max_member_bytes: 64 * MIB,
             max_members: 1_000_000,
             max_manifest_bytes: 256 * MIB,
-            max_window_log: 27,
+            max_window_log: 25,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! Fields arrive as strings and are checked one by one so that each refusal says which
 //! field was wrong and how, rather than surfacing a generic deserializer message.
 
-use std::collections::HashSet;
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -54,6 +54,38 @@ impl fmt::Display for BundleId {
     }
 }
 
+/// A SHA-256 digest held as 32 bytes, written as 64 lowercase hex digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Sha256Digest(pub [u8; 32]);
+
+impl Sha256Digest {
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Parses 64 lowercase hex digits.
+    pub fn from_hex(s: &str) -> Option<Self> {
+        if !is_sha256_hex(s) {
+            return None;
+        }
+        let mut raw = [0u8; 32];
+        hex::decode_to_slice(s, &mut raw).ok()?;
+        Some(Self(raw))
+    }
+}
+
+impl fmt::Display for Sha256Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Serialize for Sha256Digest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
 /// Delta or snapshot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -100,16 +132,17 @@ pub struct Manifest {
     pub withdrawn: Vec<Withdrawal>,
 }
 
-/// One document listed in a manifest.
+/// One document listed in a manifest. Kept compact: a 200,000-document snapshot holds
+/// 200,000 of these while its members stream.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DocumentEntry {
     pub path: MemberPath,
     pub kind: DocumentKind,
     pub format: DocumentFormat,
-    pub sha256: String,
+    pub sha256: Sha256Digest,
     pub size: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub subject: Option<Subject>,
+    pub subject: Option<Box<Subject>>,
 }
 
 /// A document removed from the feed's state by a delta.
@@ -198,28 +231,69 @@ struct RawManifest {
     created_at: String,
     #[serde(default)]
     expires_at: Option<String>,
-    documents: Vec<RawDocument>,
+    documents: Documents,
     #[serde(default)]
     withdrawn: Vec<RawWithdrawal>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDocument {
-    path: String,
-    kind: String,
-    format: String,
-    sha256: String,
-    size: u64,
-    #[serde(default)]
-    subject: Option<RawSubject>,
+/// Documents validated one by one as the parser reads them, with their strings borrowed
+/// from the manifest bytes: no second copy of a large manifest is ever built.
+struct Documents(Result<Vec<DocumentEntry>, ManifestError>);
+
+impl<'de> Deserialize<'de> for Documents {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(DocumentsVisitor)
+    }
+}
+
+struct DocumentsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for DocumentsVisitor {
+    type Value = Documents;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of documents")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Documents, A::Error> {
+        let mut docs = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+        while let Some(raw) = seq.next_element::<RawDocument<'de>>()? {
+            match raw.validate(docs.len()) {
+                Ok(doc) => docs.push(doc),
+                Err(e) => {
+                    // Keep reading so the JSON is still checked whole, but build nothing.
+                    while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                    return Ok(Documents(Err(e)));
+                }
+            }
+        }
+        Ok(Documents(Ok(docs)))
+    }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawSubject {
-    name: String,
-    digest: String,
+struct RawDocument<'a> {
+    #[serde(borrow)]
+    path: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    format: Cow<'a, str>,
+    #[serde(borrow)]
+    sha256: Cow<'a, str>,
+    size: u64,
+    #[serde(default, borrow)]
+    subject: Option<RawSubject<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSubject<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(borrow)]
+    digest: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
@@ -270,7 +344,7 @@ impl RawManifest {
         if let Some(t) = &self.expires_at {
             check_time("expiresAt", t)?;
         }
-        let documents = validate_documents(self.documents, limits)?;
+        let documents = check_documents(self.documents.0?, limits)?;
         let withdrawn = validate_withdrawals(self.withdrawn, mode)?;
         Ok(Manifest {
             schema: self.schema,
@@ -301,66 +375,75 @@ fn check_chain(
     Ok(previous)
 }
 
-fn validate_documents(
-    raw: Vec<RawDocument>,
+/// The checks that need the limits or the whole list: count, sizes, duplicate paths.
+fn check_documents(
+    documents: Vec<DocumentEntry>,
     limits: &Limits,
 ) -> Result<Vec<DocumentEntry>, ManifestError> {
-    let count = raw.len() as u64;
+    let count = documents.len() as u64;
     if count > limits.max_members {
         let limit = limits.max_members;
         return Err(ManifestError::TooManyDocuments { count, limit });
     }
-    let mut seen = HashSet::with_capacity(raw.len());
     let mut total: u64 = 0;
-    let mut documents = Vec::with_capacity(raw.len());
-    for (index, doc) in raw.into_iter().enumerate() {
-        let doc = doc.validate(index, limits)?;
-        if !seen.insert(doc.path.clone()) {
+    for (index, doc) in documents.iter().enumerate() {
+        if doc.size > limits.max_member_bytes {
+            let (size, limit) = (doc.size, limits.max_member_bytes);
             let path = doc.path.to_string();
-            return Err(ManifestError::DuplicatePath { index, path });
+            return Err(ManifestError::MemberTooLarge {
+                index,
+                path,
+                size,
+                limit,
+            });
         }
         total = total.saturating_add(doc.size);
-        documents.push(doc);
     }
     if total > limits.max_total_bytes {
         let limit = limits.max_total_bytes;
         return Err(ManifestError::TotalTooLarge { total, limit });
     }
+    check_unique_paths(&documents)?;
     Ok(documents)
 }
 
-impl RawDocument {
-    fn validate(self, index: usize, limits: &Limits) -> Result<DocumentEntry, ManifestError> {
+/// Sorts indices by path (no copies of the paths) and compares neighbours.
+fn check_unique_paths(documents: &[DocumentEntry]) -> Result<(), ManifestError> {
+    let mut order: Vec<u32> = (0..documents.len() as u32).collect();
+    order.sort_unstable_by(|a, b| {
+        let (a, b) = (&documents[*a as usize], &documents[*b as usize]);
+        a.path.cmp(&b.path)
+    });
+    for pair in order.windows(2) {
+        let (first, second) = (pair[0] as usize, pair[1] as usize);
+        if documents[first].path == documents[second].path {
+            let index = first.max(second);
+            let path = documents[index].path.to_string();
+            return Err(ManifestError::DuplicatePath { index, path });
+        }
+    }
+    Ok(())
+}
+
+impl RawDocument<'_> {
+    fn validate(self, index: usize) -> Result<DocumentEntry, ManifestError> {
         let path = MemberPath::parse(self.path.as_bytes())
             .map_err(|source| ManifestError::Path { index, source })?;
         if path.as_str() == MANIFEST_MEMBER {
-            return Err(ManifestError::ReservedPath {
-                index,
-                path: self.path,
-            });
+            let path = path.to_string();
+            return Err(ManifestError::ReservedPath { index, path });
         }
         let (kind, format) = parse_kind_format(index, &self.kind, &self.format)?;
-        if !is_sha256_hex(&self.sha256) {
-            return Err(ManifestError::Sha256 {
-                index,
-                got: self.sha256,
-            });
-        }
-        if self.size > limits.max_member_bytes {
-            let (size, limit) = (self.size, limits.max_member_bytes);
-            return Err(ManifestError::MemberTooLarge {
-                index,
-                path: self.path,
-                size,
-                limit,
-            });
-        }
+        let sha256 = Sha256Digest::from_hex(&self.sha256).ok_or_else(|| {
+            let got = self.sha256.clone().into_owned();
+            ManifestError::Sha256 { index, got }
+        })?;
         let subject = check_subject(index, kind, self.subject)?;
         Ok(DocumentEntry {
             path,
             kind,
             format,
-            sha256: self.sha256,
+            sha256,
             size: self.size,
             subject,
         })
@@ -390,8 +473,8 @@ fn parse_kind_format(
 fn check_subject(
     index: usize,
     kind: DocumentKind,
-    subject: Option<RawSubject>,
-) -> Result<Option<Subject>, ManifestError> {
+    subject: Option<RawSubject<'_>>,
+) -> Result<Option<Box<Subject>>, ManifestError> {
     match (kind, subject) {
         (DocumentKind::Sbom, None) => Err(ManifestError::SbomWithoutSubject { index }),
         (DocumentKind::Sbom, Some(s)) => {
@@ -399,10 +482,8 @@ fn check_subject(
                 .digest
                 .parse()
                 .map_err(|source| ManifestError::SubjectDigest { index, source })?;
-            Ok(Some(Subject {
-                name: s.name,
-                digest,
-            }))
+            let name = s.name.into_owned();
+            Ok(Some(Box::new(Subject { name, digest })))
         }
         (_, Some(_)) => Err(ManifestError::SubjectNotSbom { index }),
         (_, None) => Ok(None),

@@ -19,7 +19,9 @@ mod writer;
 
 pub use error::{short as short_keyid, Reason, RejectReason, Rejection, Step, VerifyError};
 pub use limits::Limits;
-pub use manifest::{BundleId, DocumentEntry, Manifest, ManifestError, Mode, Withdrawal};
+pub use manifest::{
+    BundleId, DocumentEntry, Manifest, ManifestError, Mode, Sha256Digest, Withdrawal,
+};
 pub use member_path::{MemberPath, MemberPathError, MAX_PATH_LEN};
 pub use reader::{inspect, Discard, ExpiryPolicy, Inspected, MemberSink, Report, Verifier};
 pub use transcript::{error_chain, Transcript, TranscriptView};

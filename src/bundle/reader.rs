@@ -460,9 +460,9 @@ impl<'m> MemberReader<'m> {
             }
             read += n as u64;
         }
-        let got = hex::encode(hasher.finalize());
-        if got != doc.sha256 {
-            let expected = doc.sha256.clone();
+        let got: [u8; 32] = hasher.finalize().into();
+        if got != doc.sha256.0 {
+            let (expected, got) = (doc.sha256.to_hex(), hex::encode(got));
             return Err(MemberFault::Reason(Reason::DigestMismatch {
                 expected,
                 got,

@@ -126,7 +126,7 @@ struct MembersView<'a> {
 struct MemberView<'a> {
     path: &'a str,
     bytes: u64,
-    sha256: &'a str,
+    sha256: String,
 }
 
 impl Serialize for MembersView<'_> {
@@ -140,7 +140,7 @@ impl Serialize for MembersView<'_> {
             seq.serialize_element(&MemberView {
                 path: doc.path.as_str(),
                 bytes: doc.size,
-                sha256: doc.sha256.as_str(),
+                sha256: doc.sha256.to_hex(),
             })?;
         }
         seq.end()

@@ -14,7 +14,7 @@ use sha2::{Digest as _, Sha256};
 use super::dsse;
 use super::limits::Limits;
 use super::manifest::{
-    parse_time, BundleId, DocumentEntry, Manifest, ManifestError, Mode, Withdrawal,
+    parse_time, BundleId, DocumentEntry, Manifest, ManifestError, Mode, Sha256Digest, Withdrawal,
     MANIFEST_MEMBER, MANIFEST_PAYLOAD_TYPE, MANIFEST_SCHEMA,
 };
 use super::member_path::MemberPath;
@@ -149,11 +149,11 @@ fn describe(doc: &NewDocument) -> Result<DocumentEntry, WriteError> {
         format: doc.format,
         sha256,
         size,
-        subject: doc.subject.clone(),
+        subject: doc.subject.clone().map(Box::new),
     })
 }
 
-fn hash_source(source: &dyn DocumentSource) -> Result<(String, u64), WriteError> {
+fn hash_source(source: &dyn DocumentSource) -> Result<(Sha256Digest, u64), WriteError> {
     let read_err = |e| WriteError::ReadDocument {
         source_name: source.describe(),
         source: e,
@@ -161,7 +161,7 @@ fn hash_source(source: &dyn DocumentSource) -> Result<(String, u64), WriteError>
     let mut reader = source.open().map_err(read_err)?;
     let mut hasher = Sha256::new();
     let size = io::copy(&mut reader, &mut hasher).map_err(read_err)?;
-    Ok((hex::encode(hasher.finalize()), size))
+    Ok((Sha256Digest(hasher.finalize().into()), size))
 }
 
 /// Builds the manifest and validates it with the same rules the reader applies.
@@ -291,7 +291,7 @@ impl<'a, R: Read> CheckedSource<'a, R> {
     }
 
     fn finish(self) -> io::Result<()> {
-        if hex::encode(self.hasher.finalize()) == self.entry.sha256 {
+        if self.hasher.finalize()[..] == self.entry.sha256.0 {
             return Ok(());
         }
         let source_name = self.doc.source.describe();

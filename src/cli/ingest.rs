@@ -33,9 +33,16 @@ pub fn run(args: Args) -> Result<(), CliError> {
     ingestor.enqueue(&args.files).map_err(CliError::usage)?;
     let ready = inbox::bundles_in(&dir.inbox()).map_err(CliError::usage)?;
     let outcomes = ingestor
-        .drain(ready, &mut |o| super::run::log_outcome(o))
+        .drain(ready, &mut progress)
         .map_err(CliError::usage)?;
     report(&outcomes, args.json)
+}
+
+/// One line per file on stderr while the work goes on, when a person is watching.
+fn progress(outcome: &Outcome) {
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        super::run::log_outcome(outcome);
+    }
 }
 
 /// Prints outcomes; exit 1 if any bundle was quarantined.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::data_dir_args::DataDirArgs;
 use super::output::{self, CliError};
-use crate::ingest::DataDirError;
+use crate::ingest::InitOptions;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -19,22 +19,25 @@ pub struct Args {
     /// Trust file path, relative to the data dir (default trust.json).
     #[arg(long, value_name = "FILE")]
     trust: Option<PathBuf>,
+    /// Start from a copy of this trust file (validated) instead of an empty one.
+    #[arg(long, value_name = "FILE")]
+    import_trust: Option<PathBuf>,
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
-    let dir = args.data_dir.dir();
-    let made = dir
-        .init(
-            args.site_id.as_deref(),
-            args.site_key.as_deref(),
-            args.trust.as_deref(),
-        )
-        .map_err(|e| match e {
-            DataDirError::SiteId { .. } => CliError::usage(e),
-            other => CliError::usage(other),
-        })?;
+    let options = InitOptions {
+        site_id: args.site_id.as_deref(),
+        site_key: args.site_key.as_deref(),
+        trust: args.trust.as_deref(),
+        import_trust: args.import_trust.as_deref(),
+    };
+    let made = args
+        .data_dir
+        .dir()
+        .init(&options)
+        .map_err(CliError::usage)?;
     if args.json {
         return output::json_pretty(&made);
     }

@@ -213,7 +213,7 @@ fn load_one(tx: &mut ApplyTx<'_>, entry: &DocumentEntry, bytes: &[u8]) -> Result
         doc_id: &id,
         format: entry.format,
         path,
-        sha256: &entry.sha256,
+        sha256: &entry.sha256.to_hex(),
         subject_name: entry.subject.as_ref().map(|s| s.name.as_str()),
         bytes,
     })?;

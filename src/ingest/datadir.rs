@@ -79,6 +79,18 @@ pub enum DataDirError {
     Store(#[from] StoreError),
 }
 
+/// Choices for `init`; all optional.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InitOptions<'a> {
+    pub site_id: Option<&'a str>,
+    /// Import this PKCS#8 key as the site key instead of generating one.
+    pub site_key: Option<&'a Path>,
+    /// Trust file path relative to the data dir (default trust.json).
+    pub trust: Option<&'a Path>,
+    /// Start with a copy of this trust file (validated) instead of an empty one.
+    pub import_trust: Option<&'a Path>,
+}
+
 /// What `init` made.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -159,12 +171,13 @@ impl DataDir {
     }
 
     /// Creates the layout, the store, an empty trust file, the config and the site key.
-    pub fn init(
-        &self,
-        site_id: Option<&str>,
-        site_key: Option<&Path>,
-        trust: Option<&Path>,
-    ) -> Result<Initialized, DataDirError> {
+    pub fn init(&self, options: &InitOptions<'_>) -> Result<Initialized, DataDirError> {
+        let InitOptions {
+            site_id,
+            site_key,
+            trust,
+            import_trust,
+        } = *options;
         if self.config_path().exists() {
             return Err(DataDirError::AlreadyInitialized {
                 path: self.root.clone(),
@@ -187,8 +200,10 @@ impl DataDir {
         })?;
         let trust_rel = trust.map_or_else(|| PathBuf::from("trust.json"), Path::to_path_buf);
         let trust_abs = self.root.join(&trust_rel);
-        if !trust_abs.exists() {
-            TrustFile::empty().write(&trust_abs)?;
+        match import_trust {
+            Some(from) => TrustFile::read(from)?.write(&trust_abs)?,
+            None if !trust_abs.exists() => TrustFile::empty().write(&trust_abs)?,
+            None => {}
         }
         Store::open(&self.database())?;
         self.write_config(&Config {

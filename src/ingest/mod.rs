@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use datadir::{Config, DataDir, DataDirError, Initialized};
+pub use datadir::{Config, DataDir, DataDirError, InitOptions, Initialized};
 pub use placement::reason_path;
 
 use crate::bundle::{ExpiryPolicy, Limits, Trust, TrustError};
