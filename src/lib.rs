@@ -9,6 +9,8 @@ pub mod cli;
 pub mod formats;
 pub mod fsutil;
 pub mod ingest;
+pub mod matching;
 pub mod model;
 pub mod store;
 pub mod telemetry;
+pub mod findings;

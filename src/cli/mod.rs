@@ -9,6 +9,7 @@ mod bundle_create;
 mod bundle_inspect;
 mod bundle_verify;
 mod data_dir_args;
+mod findings;
 mod ingest;
 mod init;
 mod keys_generate;
@@ -46,6 +47,8 @@ enum Command {
     Run(run::Args),
     /// Change-log position, feed heads, pending and quarantined bundles, counts.
     Status(status::Args),
+    /// Findings (artifact x component x vulnerability, with VEX applied) as of a position.
+    Findings(findings::Args),
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -88,6 +91,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Ingest(args) => ingest::run(args),
         Command::Run(args) => run::run(args),
         Command::Status(args) => status::run(args),
+        Command::Findings(args) => findings::run(args),
         Command::Keys(KeysCommand::Generate(args)) => keys_generate::run(args),
         Command::Trust(TrustCommand::Add(args)) => trust_add::run(args),
         Command::Trust(TrustCommand::List(args)) => trust_list::run(args),

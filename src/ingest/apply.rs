@@ -23,9 +23,20 @@ use crate::formats::{self, FormatError};
 use crate::model::DocumentKind;
 use crate::store::{ApplyHeader, ApplyTx, NewVersion, StoreError};
 
-const MEMBER_QUEUE: usize = 64;
+/// Batches in flight between the stages; each batch holds up to `BATCH_MEMBERS` members
+/// or `BATCH_BYTES` bytes, so a thread wakes once per batch, not once per document.
+const QUEUE_BATCHES: usize = 8;
+const BATCH_MEMBERS: usize = 128;
+const BATCH_BYTES: usize = 1 << 20;
 
 type Member = (DocumentEntry, Vec<u8>);
+
+/// A member that parsed, with the id it is stored under.
+struct Parsed {
+    entry: DocumentEntry,
+    bytes: Vec<u8>,
+    id: String,
+}
 
 /// What the verifier thread tells this one once the manifest is authenticated.
 #[derive(Debug)]
@@ -54,8 +65,30 @@ struct ChannelSink {
     now: OffsetDateTime,
     facts: Option<SyncSender<Facts>>,
     go: Receiver<bool>,
-    members: SyncSender<Member>,
+    members: SyncSender<Vec<Member>>,
+    batch: Vec<Member>,
+    batch_bytes: usize,
     wants: bool,
+}
+
+impl ChannelSink {
+    fn flush(&mut self) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        self.batch_bytes = 0;
+        let batch = std::mem::take(&mut self.batch);
+        self.members
+            .send(batch)
+            .map_err(|_| "ingest stopped reading members".into())
+    }
+}
+
+impl Drop for ChannelSink {
+    /// The last partial batch; whether it is used is decided by the verdict.
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
 }
 
 impl MemberSink for ChannelSink {
@@ -76,9 +109,12 @@ impl MemberSink for ChannelSink {
         entry: &DocumentEntry,
         bytes: Vec<u8>,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        self.members
-            .send((entry.clone(), bytes))
-            .map_err(|_| "ingest stopped reading members".into())
+        self.batch_bytes += bytes.len();
+        self.batch.push((entry.clone(), bytes));
+        if self.batch.len() >= BATCH_MEMBERS || self.batch_bytes >= BATCH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
     }
 }
 
@@ -123,13 +159,15 @@ impl Ingestor {
             // the verifier thread before the scope joins it.
             let (fact_tx, fact_rx) = mpsc::sync_channel(1);
             let (go_tx, go_rx) = mpsc::sync_channel(1);
-            let (member_tx, member_rx) = mpsc::sync_channel(MEMBER_QUEUE);
+            let (member_tx, member_rx) = mpsc::sync_channel(QUEUE_BATCHES);
             let verifying = scope.spawn(move || {
                 let mut sink = ChannelSink {
                     now,
                     facts: Some(fact_tx),
                     go: go_rx,
                     members: member_tx,
+                    batch: Vec::with_capacity(BATCH_MEMBERS),
+                    batch_bytes: 0,
                     wants: false,
                 };
                 verifier.verify(file, &mut sink)
@@ -146,7 +184,11 @@ impl Ingestor {
             let mut loaded = None;
             if let Some((facts, Decision::Apply)) = &judged {
                 let header = header(facts, &source_file, facts.expired && expiry_opt_out, now);
-                loaded = Some(load(store.begin_apply(header)?, facts, member_rx));
+                let (parsed_tx, parsed_rx) = mpsc::sync_channel(QUEUE_BATCHES);
+                let parsing = scope.spawn(move || parse_stage(member_rx, parsed_tx));
+                loaded = Some(load(store.begin_apply(header)?, facts, parsed_rx));
+                let parse_time = parsing.join().expect("the parse thread does not panic");
+                tracing::debug!(parse_ms = parse_time.as_millis() as u64, "documents parsed");
             } else {
                 drop(member_rx);
             }
@@ -180,42 +222,77 @@ fn header(facts: &Facts, source: &str, expired_accepted: bool, now: OffsetDateTi
     }
 }
 
-/// Withdrawals first, then every member as it arrives; the transaction is returned
-/// uncommitted so the caller commits only if verification also succeeded.
-fn load<'c>(
-    mut tx: ApplyTx<'c>,
-    facts: &Facts,
-    members: Receiver<Member>,
-) -> Result<ApplyTx<'c>, LoadFault> {
-    for w in &facts.withdrawn {
-        tx.withdraw(w.kind, &w.id)?;
+/// The parse stage: members in, parsed members out, stopping at the first bad one.
+/// Returns the time spent parsing.
+fn parse_stage(
+    members: Receiver<Vec<Member>>,
+    parsed: SyncSender<Result<Vec<Parsed>, LoadFault>>,
+) -> std::time::Duration {
+    let mut spent = std::time::Duration::ZERO;
+    for batch in members {
+        let started = std::time::Instant::now();
+        let out: Result<Vec<Parsed>, LoadFault> = batch.into_iter().map(parse_member).collect();
+        spent += started.elapsed();
+        let failed = out.is_err();
+        if parsed.send(out).is_err() || failed {
+            break;
+        }
     }
-    for (entry, bytes) in members {
-        load_one(&mut tx, &entry, &bytes)?;
-    }
-    Ok(tx)
+    spent
 }
 
-fn load_one(tx: &mut ApplyTx<'_>, entry: &DocumentEntry, bytes: &[u8]) -> Result<(), LoadFault> {
+fn parse_member((entry, bytes): Member) -> Result<Parsed, LoadFault> {
     let path = entry.path.as_str();
     let parse_err = |source| LoadFault::Parse {
         path: path.to_owned(),
         source: Box::new(source),
     };
-    let parsed = formats::parse(path, entry.kind, entry.format, bytes).map_err(parse_err)?;
+    let parsed = formats::parse(path, entry.kind, entry.format, &bytes).map_err(parse_err)?;
     let id = match (&entry.subject, entry.kind) {
         (Some(subject), DocumentKind::Sbom) => subject.digest.to_string(),
         (None, DocumentKind::Sbom) => return Err(LoadFault::NoSubject { path: path.into() }),
-        _ => formats::document_id(path, &parsed, entry.format, bytes).map_err(parse_err)?,
+        _ => formats::document_id(path, &parsed, entry.format, &bytes).map_err(parse_err)?,
     };
+    Ok(Parsed { entry, bytes, id })
+}
+
+/// Withdrawals first, then every parsed member as it arrives; the transaction is
+/// returned uncommitted so the caller commits only if verification also succeeded.
+fn load<'c>(
+    mut tx: ApplyTx<'c>,
+    facts: &Facts,
+    parsed: Receiver<Result<Vec<Parsed>, LoadFault>>,
+) -> Result<ApplyTx<'c>, LoadFault> {
+    for w in &facts.withdrawn {
+        tx.withdraw(w.kind, &w.id)?;
+    }
+    let (mut documents, mut storing) = (0u64, std::time::Duration::ZERO);
+    for batch in parsed {
+        let started = std::time::Instant::now();
+        for doc in batch? {
+            store_one(&mut tx, &doc)?;
+            documents += 1;
+        }
+        storing += started.elapsed();
+    }
+    tracing::debug!(
+        documents,
+        store_ms = storing.as_millis() as u64,
+        "documents stored"
+    );
+    Ok(tx)
+}
+
+fn store_one(tx: &mut ApplyTx<'_>, doc: &Parsed) -> Result<(), LoadFault> {
+    let entry = &doc.entry;
     tx.put(NewVersion {
         kind: entry.kind,
-        doc_id: &id,
+        doc_id: &doc.id,
         format: entry.format,
-        path,
+        path: entry.path.as_str(),
         sha256: &entry.sha256.to_hex(),
         subject_name: entry.subject.as_ref().map(|s| s.name.as_str()),
-        bytes,
+        bytes: &doc.bytes,
     })?;
     Ok(())
 }
@@ -239,7 +316,12 @@ fn settle(
     let (facts, decision) = judged.expect("a valid report has passed the manifest hook");
     match (decision, loaded) {
         (Decision::Apply, Some(Ok(tx))) => {
+            let started = std::time::Instant::now();
             let position = tx.commit()?;
+            tracing::debug!(
+                commit_ms = started.elapsed().as_millis() as u64,
+                "committed"
+            );
             let moved = placement::move_into(file, &dir.archive()).map_err(io_err(file))?;
             Ok(Outcome::Applied {
                 position,

@@ -47,6 +47,10 @@ pub struct Config {
     pub site_key_id: String,
     /// Relative to the data dir unless absolute.
     pub trust: PathBuf,
+    /// Per feed, the VEX issuers (document authors) whose statements count; `*` for all.
+    /// A feed not listed trusts every issuer it carries.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub vex_issuers: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -211,6 +215,7 @@ impl DataDir {
             site_id: site_id.clone(),
             site_key_id: keyid.clone(),
             trust: trust_rel,
+            vex_issuers: Default::default(),
         })?;
         Ok(Initialized {
             data_dir: self.root.display().to_string(),

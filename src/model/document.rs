@@ -77,6 +77,23 @@ impl DocumentFormat {
     }
 }
 
+impl FromStr for DocumentFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            Self::Osv,
+            Self::Openvex,
+            Self::Cyclonedx,
+            Self::Csaf,
+            Self::Spdx,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == s)
+        .ok_or_else(|| format!("unknown document format {s:?}"))
+    }
+}
+
 impl fmt::Display for DocumentFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -7,7 +7,7 @@
 mod migrate;
 mod sqlite;
 
-pub use sqlite::{ApplyHeader, ApplyTx, NewVersion, PutOutcome, Store};
+pub use sqlite::{ApplyHeader, ApplyTx, NewVersion, PutOutcome, Store, StoredDocument};
 
 use std::path::PathBuf;
 

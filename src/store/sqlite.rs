@@ -10,6 +10,9 @@ use super::{migrate, ChangeEntry, DocumentCounts, FeedHead, StoreError};
 use crate::model::{DocumentFormat, DocumentKind};
 
 const BUSY_TIMEOUT_MS: u32 = 10_000;
+const PAGE_SIZE: i64 = 16 * 1024;
+/// Negative: KiB rather than pages. Large applies stay in memory instead of spilling.
+const CACHE_KIB: i64 = -64 * 1024;
 
 /// The state store of one data dir.
 #[derive(Debug)]
@@ -42,6 +45,18 @@ pub struct NewVersion<'b> {
     pub bytes: &'b [u8],
 }
 
+/// A document version as read back from the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredDocument {
+    pub feed: String,
+    pub doc_id: String,
+    /// As written in the manifest: `osv`, `openvex`, ...
+    pub format: String,
+    pub path: String,
+    pub subject_name: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
 /// What `put` did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PutOutcome {
@@ -58,7 +73,12 @@ impl Store {
             source,
         };
         let mut conn = Connection::open(path).map_err(open_err)?;
+        // Only takes effect on a new, empty database; documents are a few KB each.
+        conn.pragma_update(None, "page_size", PAGE_SIZE)
+            .map_err(open_err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "cache_size", CACHE_KIB)
             .map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(open_err)?;
@@ -122,6 +142,33 @@ impl Store {
             }
         }
         Ok(counts)
+    }
+
+    /// Every document of `kind` that held at `position`, in (feed, id) order, with its
+    /// raw bytes: exactly what a window pinned to `position` saw.
+    pub fn documents_as_of(
+        &self,
+        kind: DocumentKind,
+        position: u64,
+    ) -> Result<Vec<StoredDocument>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT d.feed, d.doc_id, d.format, d.path, d.subject_name, b.bytes
+             FROM documents d JOIN blobs b ON b.sha256 = d.sha256
+             WHERE d.kind = ?1 AND d.valid_from <= ?2
+               AND (d.valid_to IS NULL OR d.valid_to > ?2)
+             ORDER BY d.feed, d.doc_id",
+        )?;
+        let rows = stmt.query_map(params![kind.as_str(), position as i64], |r| {
+            Ok(StoredDocument {
+                feed: r.get(0)?,
+                doc_id: r.get(1)?,
+                format: r.get(2)?,
+                path: r.get(3)?,
+                subject_name: r.get(4)?,
+                bytes: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// SHA-256 over the change log and every document version, in a fixed order and
