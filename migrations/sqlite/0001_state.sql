@@ -27,23 +27,21 @@ CREATE TABLE feeds (
     position   INTEGER NOT NULL REFERENCES changelog (position)
 );
 
-CREATE TABLE blobs (
-    sha256  TEXT PRIMARY KEY,
-    bytes   BLOB NOT NULL
-);
-
 CREATE TABLE documents (
     feed            TEXT    NOT NULL,
     kind            TEXT    NOT NULL,
     doc_id          TEXT    NOT NULL,
     format          TEXT    NOT NULL,
     path            TEXT    NOT NULL,
-    sha256          TEXT    NOT NULL REFERENCES blobs (sha256),
+    sha256          TEXT    NOT NULL,
     subject_name    TEXT,
     valid_from      INTEGER NOT NULL REFERENCES changelog (position),
     valid_to        INTEGER,
+    bytes           BLOB    NOT NULL,   -- the raw document, exactly as signed
     PRIMARY KEY (feed, kind, doc_id, valid_from)
 );
 
-CREATE UNIQUE INDEX documents_current ON documents (feed, kind, doc_id) WHERE valid_to IS NULL;
+-- The current version of a document is found through the primary key's prefix
+-- (feed, kind, doc_id): a document has few versions. At most one holds at a time;
+-- ApplyTx ends the old version before it records a new one.
 CREATE INDEX documents_kind_span ON documents (kind, valid_from, valid_to);

@@ -152,8 +152,8 @@ impl Store {
         position: u64,
     ) -> Result<Vec<StoredDocument>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT d.feed, d.doc_id, d.format, d.path, d.subject_name, b.bytes
-             FROM documents d JOIN blobs b ON b.sha256 = d.sha256
+            "SELECT d.feed, d.doc_id, d.format, d.path, d.subject_name, d.bytes
+             FROM documents d
              WHERE d.kind = ?1 AND d.valid_from <= ?2
                AND (d.valid_to IS NULL OR d.valid_to > ?2)
              ORDER BY d.feed, d.doc_id",
@@ -219,8 +219,17 @@ impl Store {
             ],
         )?;
         let position = tx.last_insert_rowid();
+        let feed_empty = tx
+            .query_row(
+                "SELECT 1 FROM documents WHERE feed = ?1 LIMIT 1",
+                [&header.feed],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_none();
         Ok(ApplyTx {
             tx,
+            feed_empty,
             header,
             position,
             seen: HashMap::new(),
@@ -275,6 +284,8 @@ fn value_text(v: rusqlite::types::ValueRef<'_>) -> String {
 #[derive(Debug)]
 pub struct ApplyTx<'c> {
     tx: Transaction<'c>,
+    /// The feed held no document before this bundle: nothing to compare or close.
+    feed_empty: bool,
     header: ApplyHeader,
     position: i64,
     /// (kind, id) → member path, for duplicates within the bundle and snapshot closing.
@@ -293,14 +304,10 @@ impl ApplyTx<'_> {
         self.note_seen(&v)?;
         self.counts[kind_slot(v.kind)] += 1;
         let kind = v.kind.as_str();
-        let current: Option<String> = self
-            .tx
-            .prepare_cached(
-                "SELECT sha256 FROM documents
-                 WHERE feed = ?1 AND kind = ?2 AND doc_id = ?3 AND valid_to IS NULL",
-            )?
-            .query_row(params![self.header.feed, kind, v.doc_id], |r| r.get(0))
-            .optional()?;
+        let current: Option<String> = match self.feed_empty {
+            true => None,
+            false => self.current_sha(kind, v.doc_id)?,
+        };
         let outcome = match current {
             Some(sha) if sha == v.sha256 => return Ok(PutOutcome::Unchanged),
             Some(_) => {
@@ -310,13 +317,10 @@ impl ApplyTx<'_> {
             None => PutOutcome::New,
         };
         self.tx
-            .prepare_cached("INSERT OR IGNORE INTO blobs (sha256, bytes) VALUES (?1, ?2)")?
-            .execute(params![v.sha256, v.bytes])?;
-        self.tx
             .prepare_cached(
                 "INSERT INTO documents (feed, kind, doc_id, format, path, sha256,
-                     subject_name, valid_from, valid_to)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL)",
+                     subject_name, valid_from, valid_to, bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9)",
             )?
             .execute(params![
                 self.header.feed,
@@ -327,8 +331,21 @@ impl ApplyTx<'_> {
                 v.sha256,
                 v.subject_name,
                 self.position,
+                v.bytes,
             ])?;
         Ok(outcome)
+    }
+
+    fn current_sha(&self, kind: &str, id: &str) -> Result<Option<String>, StoreError> {
+        let sha = self
+            .tx
+            .prepare_cached(
+                "SELECT sha256 FROM documents
+                 WHERE feed = ?1 AND kind = ?2 AND doc_id = ?3 AND valid_to IS NULL",
+            )?
+            .query_row(params![self.header.feed, kind, id], |r| r.get(0))
+            .optional()?;
+        Ok(sha)
     }
 
     fn note_seen(&mut self, v: &NewVersion<'_>) -> Result<(), StoreError> {
