@@ -6,6 +6,7 @@
 pub mod bundle;
 pub mod canonical;
 pub mod cli;
+pub mod findings;
 pub mod formats;
 pub mod fsutil;
 pub mod ingest;
@@ -13,4 +14,3 @@ pub mod matching;
 pub mod model;
 pub mod store;
 pub mod telemetry;
-pub mod findings;
