@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
+use super::output::CliError;
 use crate::bundle::ExpiryPolicy;
-use crate::ingest::DataDir;
+use crate::ingest::{DataDir, Ingestor};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DataDirArgs {
@@ -37,6 +38,13 @@ pub struct ApplyArgs {
 }
 
 impl ApplyArgs {
+    /// The ingestor for `dir` with these flags; failures are the environment's.
+    pub fn open_ingestor(&self, dir: &DataDir) -> Result<Ingestor, CliError> {
+        let trust = self.trust.as_deref();
+        Ingestor::open(dir.clone(), trust, self.limits.limits(), self.expiry())
+            .map_err(CliError::usage)
+    }
+
     pub fn expiry(&self) -> ExpiryPolicy {
         match self.dangerously_accept_expired {
             true => ExpiryPolicy::DangerouslyAcceptExpired,

@@ -38,10 +38,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         artifact: args.artifact,
         vulnerability: args.vuln,
     };
-    let report = findings::compute(&store, &query, &policy).map_err(|e| match e {
-        findings::FindingsError::FutureAsOf { .. } => CliError::usage(e),
-        other => CliError::usage(other),
-    })?;
+    let report = findings::compute(&store, &query, &policy).map_err(CliError::usage)?;
     if args.json {
         let bytes = crate::canonical::to_vec_pretty(&report).map_err(CliError::usage)?;
         return output::text(String::from_utf8_lossy(&bytes).trim_end());

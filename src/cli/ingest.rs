@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::data_dir_args::{ApplyArgs, DataDirArgs};
 use super::output::{self, CliError, Exit};
-use crate::ingest::{inbox, Ingestor, Outcome};
+use crate::ingest::{inbox, Outcome};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -22,14 +22,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<(), CliError> {
     let dir = args.data_dir.dir();
-    let limits = args.apply.limits.limits();
-    let mut ingestor = Ingestor::open(
-        dir.clone(),
-        args.apply.trust.as_deref(),
-        limits,
-        args.apply.expiry(),
-    )
-    .map_err(CliError::usage)?;
+    let mut ingestor = args.apply.open_ingestor(&dir)?;
     ingestor.enqueue(&args.files).map_err(CliError::usage)?;
     let ready = inbox::bundles_in(&dir.inbox()).map_err(CliError::usage)?;
     let outcomes = ingestor

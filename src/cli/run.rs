@@ -16,7 +16,7 @@ use notify::Watcher as _;
 use super::data_dir_args::{ApplyArgs, DataDirArgs};
 use super::output::{self, CliError, Exit};
 use crate::ingest::inbox::{self, Settler};
-use crate::ingest::{Ingestor, Outcome};
+use crate::ingest::Outcome;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -43,14 +43,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<(), CliError> {
     let dir = args.data_dir.dir();
-    let limits = args.apply.limits.limits();
-    let mut ingestor = Ingestor::open(
-        dir.clone(),
-        args.apply.trust.as_deref(),
-        limits,
-        args.apply.expiry(),
-    )
-    .map_err(CliError::usage)?;
+    let mut ingestor = args.apply.open_ingestor(&dir)?;
     let watched = args.inbox.clone().unwrap_or_else(|| dir.inbox());
     let shutdown = shutdown_flag().map_err(CliError::usage)?;
     let (wake_tx, wake) = mpsc::channel();

@@ -6,6 +6,8 @@
 
 use std::cmp::Ordering;
 
+use super::digits::{compare_numeric, take_while};
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DebVersion {
     epoch: u32,
@@ -106,27 +108,8 @@ fn compare_non_digits(a: &mut &[u8], b: &mut &[u8]) -> Ordering {
 }
 
 fn compare_digits(a: &mut &[u8], b: &mut &[u8]) -> Ordering {
-    let (da, db) = (take_digits(a), take_digits(b));
-    let (da, db) = (strip_zeros(da), strip_zeros(db));
-    da.len().cmp(&db.len()).then_with(|| da.cmp(db))
-}
-
-fn take_digits<'a>(s: &mut &'a [u8]) -> &'a [u8] {
-    let end = s
-        .iter()
-        .position(|b| !b.is_ascii_digit())
-        .unwrap_or(s.len());
-    let (digits, rest) = s.split_at(end);
-    *s = rest;
-    digits
-}
-
-fn strip_zeros(digits: &[u8]) -> &[u8] {
-    let start = digits
-        .iter()
-        .position(|&b| b != b'0')
-        .unwrap_or(digits.len());
-    &digits[start..]
+    let digits = u8::is_ascii_digit;
+    compare_numeric(take_while(a, digits), take_while(b, digits))
 }
 
 impl Ord for DebVersion {

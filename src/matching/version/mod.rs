@@ -11,6 +11,7 @@
 
 mod apk;
 mod composer;
+mod digits;
 mod dpkg;
 mod gem;
 mod maven;

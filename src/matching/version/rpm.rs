@@ -8,6 +8,8 @@
 
 use std::cmp::Ordering;
 
+use super::digits::{compare_numeric, take_while};
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RpmVersion {
     epoch: u64,
@@ -126,26 +128,10 @@ fn compare_segment(a: &mut &[u8], b: &mut &[u8]) -> Ordering {
         };
     }
     if numeric {
-        let (sa, sb) = (strip_zeros(sa), strip_zeros(sb));
-        sa.len().cmp(&sb.len()).then_with(|| sa.cmp(sb))
+        compare_numeric(sa, sb)
     } else {
         sa.cmp(sb)
     }
-}
-
-fn take_while<'a>(s: &mut &'a [u8], keep: impl Fn(&u8) -> bool) -> &'a [u8] {
-    let end = s.iter().position(|c| !keep(c)).unwrap_or(s.len());
-    let (run, rest) = s.split_at(end);
-    *s = rest;
-    run
-}
-
-fn strip_zeros(digits: &[u8]) -> &[u8] {
-    let start = digits
-        .iter()
-        .position(|&b| b != b'0')
-        .unwrap_or(digits.len());
-    &digits[start..]
 }
 
 impl Ord for RpmVersion {
