@@ -3,10 +3,17 @@
 //!
 //! Fields arrive as strings and are checked one by one so that each refusal says which
 //! field was wrong and how, rather than surfacing a generic deserializer message.
+//!
+//! A snapshot can list hundreds of thousands of documents, and the verifier must hold
+//! the manifest bytes while it parses them anyway (they are what the signatures cover).
+//! So document paths point into those bytes rather than each taking an allocation of
+//! its own, and once parsing is done the bytes are packed down to the paths alone.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -14,7 +21,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::limits::Limits;
-use super::member_path::{MemberPath, MemberPathError};
+use super::member_path::{self, MemberPath, MemberPathError};
 use crate::model::{Digest, DocumentFormat, DocumentKind, Subject};
 
 pub const MANIFEST_SCHEMA: &str = "stella.bundle.v1";
@@ -240,6 +247,45 @@ struct RawManifest {
 /// from the manifest bytes: no second copy of a large manifest is ever built.
 struct Documents(Result<Vec<DocumentEntry>, ManifestError>);
 
+/// What the documents visitor needs from the parse it is part of.
+#[derive(Clone, Default)]
+struct Parsing {
+    /// The manifest bytes, for document paths to point into.
+    store: Arc<Vec<u8>>,
+    /// How many documents to make room for, once.
+    capacity: usize,
+}
+
+thread_local! {
+    /// The parse running on this thread. A derived `Deserialize` cannot hand context down
+    /// to one of its fields, so [`parsing_in`] puts it here for the length of one parse.
+    static PARSING: RefCell<Option<Parsing>> = const { RefCell::new(None) };
+}
+
+/// Runs `parse` with `context` visible to the documents visitor.
+fn parsing_in<T>(context: Parsing, parse: impl FnOnce() -> T) -> T {
+    /// Puts back what was there before, also when `parse` unwinds.
+    struct Restore(Option<Parsing>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            PARSING.set(self.0.take());
+        }
+    }
+    let _restore = Restore(PARSING.replace(Some(context)));
+    parse()
+}
+
+/// How many documents `bytes` lists, found by a pass that builds nothing; 0 when they
+/// do not parse (the real parse then says why). Growing the vector instead would copy
+/// it, and an allocator that keeps freed blocks resident then holds every old copy.
+fn count_documents(bytes: &[u8]) -> usize {
+    #[derive(Deserialize)]
+    struct Outline {
+        documents: Vec<serde::de::IgnoredAny>,
+    }
+    serde_json::from_slice::<Outline>(bytes).map_or(0, |o| o.documents.len())
+}
+
 impl<'de> Deserialize<'de> for Documents {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_seq(DocumentsVisitor)
@@ -256,9 +302,13 @@ impl<'de> serde::de::Visitor<'de> for DocumentsVisitor {
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Documents, A::Error> {
-        let mut docs = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+        // Outside `parsing_in` there is no store: every path is then copied.
+        let Parsing { store, capacity } = PARSING.with_borrow(Clone::clone).unwrap_or_default();
+        let mut docs = Vec::with_capacity(capacity);
+        let mut unescaped = Unescaped::default();
         while let Some(raw) = seq.next_element::<RawDocument<'de>>()? {
-            match raw.validate(docs.len()) {
+            let escaped = matches!(raw.path, Cow::Owned(_));
+            match raw.validate(docs.len(), &store) {
                 Ok(doc) => docs.push(doc),
                 Err(e) => {
                     // Keep reading so the JSON is still checked whole, but build nothing.
@@ -266,8 +316,59 @@ impl<'de> serde::de::Visitor<'de> for DocumentsVisitor {
                     return Ok(Documents(Err(e)));
                 }
             }
+            if escaped {
+                let index = docs.len() - 1;
+                unescaped.add(&mut docs, index);
+            }
         }
+        unescaped.share(&mut docs);
         Ok(Documents(Ok(docs)))
+    }
+}
+
+/// Paths the parser had to unescape (some JSON writers escape `/` as `\/`) cannot point
+/// into the manifest bytes. Rather than one allocation each, they are gathered into
+/// shared chunks; a document holds a copy of its own only until its chunk is full.
+#[derive(Default)]
+struct Unescaped {
+    chunk: Vec<u8>,
+    /// Documents whose path is in `chunk`, and where it starts there.
+    pending: Vec<(usize, usize)>,
+}
+
+impl Unescaped {
+    const CHUNK_BYTES: usize = 64 * 1024;
+
+    /// Copies the path of `docs[index]` into the chunk.
+    fn add(&mut self, docs: &mut [DocumentEntry], index: usize) {
+        let len = docs[index].path.as_str().len();
+        if self.chunk.len() + len > Self::CHUNK_BYTES {
+            self.share(docs);
+        }
+        if self.chunk.capacity() == 0 {
+            self.chunk.reserve_exact(Self::CHUNK_BYTES);
+        }
+        self.pending.push((index, self.chunk.len()));
+        self.chunk
+            .extend_from_slice(docs[index].path.as_str().as_bytes());
+    }
+
+    /// Points the pending documents' paths into the chunk, which they then share.
+    fn share(&mut self, docs: &mut [DocumentEntry]) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut chunk = std::mem::take(&mut self.chunk);
+        chunk.shrink_to_fit();
+        let store = Arc::new(chunk);
+        for (index, start) in self.pending.drain(..) {
+            let path = &mut docs[index].path;
+            let end = start + path.as_str().len();
+            // Checked once already; were it refused now, the document keeps its copy.
+            if let Ok(shared) = MemberPath::parse_in(&store, &store[start..end]) {
+                *path = shared;
+            }
+        }
     }
 }
 
@@ -304,21 +405,38 @@ struct RawWithdrawal {
 }
 
 impl Manifest {
-    /// Parses and validates manifest bytes (spec step 6).
+    /// Parses and validates a copy of manifest bytes (spec step 6); see
+    /// [`Manifest::parse_owned`], which saves the copy.
     pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Self, ManifestError> {
-        let raw: RawManifest = serde_json::from_slice(bytes).map_err(ManifestError::Json)?;
-        raw.validate(limits)
+        Self::parse_owned(bytes.to_vec(), limits)
+    }
+
+    /// Parses and validates manifest bytes (spec step 6) and keeps the part of them that
+    /// holds the document paths, which point into it.
+    pub fn parse_owned(bytes: Vec<u8>, limits: &Limits) -> Result<Self, ManifestError> {
+        let max = usize::try_from(limits.max_members).unwrap_or(usize::MAX);
+        let capacity = count_documents(&bytes).min(max);
+        let store = Arc::new(bytes);
+        let context = Parsing {
+            store: Arc::clone(&store),
+            capacity,
+        };
+        let raw: RawManifest =
+            parsing_in(context, || serde_json::from_slice(&store)).map_err(ManifestError::Json)?;
+        let mut manifest = raw.validate(limits)?;
+        member_path::compact(store, &mut manifest.documents, |d| &mut d.path);
+        Ok(manifest)
     }
 
     /// Parses without enforcing limits, for inspection of a bundle's own claims.
-    pub fn parse_unbounded(bytes: &[u8]) -> Result<Self, ManifestError> {
+    pub fn parse_unbounded(bytes: Vec<u8>) -> Result<Self, ManifestError> {
         let limits = Limits {
             max_member_bytes: u64::MAX,
             max_members: u64::MAX,
             max_total_bytes: u64::MAX,
             ..Limits::default()
         };
-        Self::parse(bytes, &limits)
+        Self::parse_owned(bytes, &limits)
     }
 
     /// Canonical JSON bytes: what the writer signs.
@@ -407,8 +525,18 @@ fn check_documents(
     Ok(documents)
 }
 
-/// Sorts indices by path (no copies of the paths) and compares neighbours.
+/// Whether each path sorts strictly after the one before, which also makes them distinct.
+/// `bundle create` lists documents so, and a sorted list needs no index to be searched.
+pub(crate) fn sorted_by_path(documents: &[DocumentEntry]) -> bool {
+    documents.is_sorted_by(|a, b| a.path < b.path)
+}
+
+/// Sorts indices by path (no copies of the paths) and compares neighbours, unless the
+/// documents come sorted already.
 fn check_unique_paths(documents: &[DocumentEntry]) -> Result<(), ManifestError> {
+    if sorted_by_path(documents) {
+        return Ok(());
+    }
     let mut order: Vec<u32> = (0..documents.len() as u32).collect();
     order.sort_unstable_by(|a, b| {
         let (a, b) = (&documents[*a as usize], &documents[*b as usize]);
@@ -426,8 +554,9 @@ fn check_unique_paths(documents: &[DocumentEntry]) -> Result<(), ManifestError> 
 }
 
 impl RawDocument<'_> {
-    fn validate(self, index: usize) -> Result<DocumentEntry, ManifestError> {
-        let path = MemberPath::parse(self.path.as_bytes())
+    /// Checks one document; its path points into `store` when it was borrowed from it.
+    fn validate(self, index: usize, store: &Arc<Vec<u8>>) -> Result<DocumentEntry, ManifestError> {
+        let path = MemberPath::parse_in(store, self.path.as_bytes())
             .map_err(|source| ManifestError::Path { index, source })?;
         if path.as_str() == MANIFEST_MEMBER {
             let path = path.to_string();
@@ -602,6 +731,122 @@ mod tests {
         let mut v = base();
         v["documents"][0]["path"] = json!(MANIFEST_MEMBER);
         assert!(matches!(parse(v), Err(ManifestError::ReservedPath { .. })));
+    }
+
+    #[test]
+    fn a_document_entry_stays_at_72_bytes() {
+        assert_eq!(size_of::<MemberPath>(), 16);
+        assert!(size_of::<DocumentEntry>() <= 72);
+    }
+
+    #[test]
+    fn document_paths_share_one_store_holding_only_them() {
+        let doc = |path: &str| {
+            json!({"path": path, "kind": "advisory", "format": "osv",
+                   "sha256": "b".repeat(64), "size": 1})
+        };
+        let mut v = base();
+        v["documents"] = json!([doc("b/2.json"), doc("a.json"), doc("c/3.json")]);
+        let m = parse(v).expect("valid");
+        let paths: Vec<&str> = m.documents.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(paths, ["b/2.json", "a.json", "c/3.json"]);
+        for d in &m.documents {
+            assert_eq!(d.path.store_shared_with(&m.documents[0].path), (22, true));
+        }
+    }
+
+    #[test]
+    fn the_documents_are_allocated_once_at_their_count() {
+        let doc = |i: usize| {
+            json!({"path": format!("a/{i}.json"), "kind": "advisory", "format": "osv",
+                   "sha256": "b".repeat(64), "size": 1})
+        };
+        let mut v = base();
+        v["documents"] = (0..5).map(doc).collect();
+        let m = parse(v.clone()).expect("valid");
+        assert_eq!((m.documents.len(), m.documents.capacity()), (5, 5));
+        let limits = Limits {
+            max_members: 3,
+            ..Limits::default()
+        };
+        let bytes = serde_json::to_vec(&v).expect("json");
+        assert!(matches!(
+            Manifest::parse_owned(bytes, &limits),
+            Err(ManifestError::TooManyDocuments { count: 5, limit: 3 })
+        ));
+    }
+
+    #[test]
+    fn an_escaped_path_is_unescaped_into_a_store_apart() {
+        let doc = |path: &str| {
+            json!({"path": path, "kind": "advisory", "format": "osv",
+                   "sha256": "b".repeat(64), "size": 1})
+        };
+        let mut v = base();
+        v["documents"] = json!([doc("a/1.json"), doc("b/2.json")]);
+        let text = serde_json::to_string(&v).expect("json");
+        let text = text.replace("b/2.json", r"b\/2.json");
+        let m = Manifest::parse(text.as_bytes(), &Limits::default()).expect("valid");
+        let (plain, escaped) = (&m.documents[0].path, &m.documents[1].path);
+        assert_eq!((plain.as_str(), escaped.as_str()), ("a/1.json", "b/2.json"));
+        assert_eq!(plain.store_shared_with(escaped), (8, false));
+        assert_eq!(escaped.store_shared_with(plain), (8, false));
+    }
+
+    #[test]
+    fn unsorted_documents_are_still_checked_for_duplicates() {
+        let doc = |path: &str| {
+            json!({"path": path, "kind": "advisory", "format": "osv",
+                   "sha256": "b".repeat(64), "size": 1})
+        };
+        let mut v = base();
+        v["documents"] = json!([doc("c.json"), doc("a.json"), doc("b.json"), doc("a.json")]);
+        assert!(matches!(
+            parse(v),
+            Err(ManifestError::DuplicatePath { index: 3, path }) if path == "a.json"
+        ));
+        let mut v = base();
+        v["documents"] = json!([doc("a.json"), doc("a.json")]);
+        assert!(matches!(
+            parse(v),
+            Err(ManifestError::DuplicatePath { index: 1, .. })
+        ));
+        let mut v = base();
+        v["documents"] = json!([doc("c.json"), doc("a.json"), doc("b.json")]);
+        let m = parse(v).expect("distinct paths in any order");
+        assert!(!sorted_by_path(&m.documents));
+    }
+
+    #[test]
+    fn escaped_paths_share_chunks_of_their_own() {
+        let per_chunk = Unescaped::CHUNK_BYTES / 8;
+        let paths: Vec<String> = (0..per_chunk + 1).map(|i| format!("a/{i:06}")).collect();
+        let mut v = base();
+        v["documents"] = paths
+            .iter()
+            .chain(["plain/path".to_owned()].iter())
+            .map(|path| {
+                json!({"path": path, "kind": "advisory", "format": "osv",
+                       "sha256": "b".repeat(64), "size": 1})
+            })
+            .collect();
+        let text = serde_json::to_string(&v)
+            .expect("json")
+            .replace("a/", r"a\/");
+        let m = Manifest::parse(text.as_bytes(), &Limits::default()).expect("valid");
+        let got: Vec<&str> = m.documents.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(got[..per_chunk + 1], paths);
+        assert_eq!(got[per_chunk + 1], "plain/path");
+        let (first, last) = (&m.documents[0].path, &m.documents[per_chunk].path);
+        assert_eq!(
+            m.documents[per_chunk - 1].path.store_shared_with(first),
+            (8 * per_chunk, true)
+        );
+        assert_eq!(last.store_shared_with(first), (8, false));
+        assert_eq!(
+            m.documents[per_chunk + 1].path.store_shared_with(last),
+            (10, false)
+        );
     }
 
     #[test]

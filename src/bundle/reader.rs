@@ -16,7 +16,7 @@ use super::entries::{next_member, shown_name, Entries, Entry, Member};
 use super::envelope::{self, SignatureOutcome, HEADROOM};
 use super::error::{Reason, Step, VerifyError};
 use super::limits::Limits;
-use super::manifest::{BundleId, DocumentEntry, Manifest, MANIFEST_MEMBER};
+use super::manifest::{sorted_by_path, BundleId, DocumentEntry, Manifest, MANIFEST_MEMBER};
 use super::member_path::MemberPath;
 use super::stream::{self, Decompressed, Probe};
 use super::transcript::{ExpiryCheck, SignatureCheck, Transcript};
@@ -146,11 +146,12 @@ impl<'t> Verifier<'t> {
         record_signatures(t, &opened, signatures.as_ref().ok());
         let signatures = signatures?;
         let payload = opened.into_payload();
+        let id = BundleId::of_manifest(&payload);
+        // The manifest keeps the payload: its document paths point into it.
         let manifest =
-            Manifest::parse(&payload, &self.limits) // (step 6)
+            Manifest::parse_owned(payload, &self.limits) // (step 6)
                 .map_err(|e| VerifyError::new(Step::Manifest, Reason::Manifest(e)))?;
-        t.bundle_id = Some(BundleId::of_manifest(&payload));
-        drop(payload);
+        t.bundle_id = Some(id);
         let manifest = manifest_out.insert(manifest);
         self.check_threshold(manifest, &signatures, t)?; // (step 7)
         self.check_expiry(manifest, t)?; // (step 8)
@@ -233,9 +234,9 @@ pub fn inspect(path: &Path, limits: &Limits) -> Result<Inspected, VerifyError> {
     let opened = read_envelope(&mut entries, &probe, limits)?;
     let keyids = opened.keyids().map(str::to_owned).collect();
     let payload = opened.into_payload();
-    let manifest = Manifest::parse_unbounded(&payload)
-        .map_err(|e| VerifyError::new(Step::Manifest, Reason::Manifest(e)))?;
     let id = BundleId::of_manifest(&payload);
+    let manifest = Manifest::parse_unbounded(payload)
+        .map_err(|e| VerifyError::new(Step::Manifest, Reason::Manifest(e)))?;
     Ok(Inspected {
         id,
         manifest,
@@ -314,8 +315,7 @@ fn record_signatures(
 /// Step 9: every remaining tar entry, checked against the manifest.
 struct MemberReader<'m> {
     manifest: &'m Manifest,
-    /// Document indices sorted by path, for lookup by binary search.
-    by_path: Vec<u32>,
+    by_path: PathIndex,
     seen: Vec<bool>,
     probe: &'m Probe,
     limits: &'m Limits,
@@ -331,11 +331,9 @@ impl<'m> MemberReader<'m> {
         transcript: &'m mut Transcript,
     ) -> Self {
         let docs = &manifest.documents;
-        let mut by_path: Vec<u32> = (0..docs.len() as u32).collect();
-        by_path.sort_unstable_by(|a, b| docs[*a as usize].path.cmp(&docs[*b as usize].path));
         Self {
             manifest,
-            by_path,
+            by_path: PathIndex::new(docs),
             seen: vec![false; docs.len()],
             probe,
             limits,
@@ -424,11 +422,7 @@ impl<'m> MemberReader<'m> {
             return Err(Reason::Duplicate);
         }
         let docs = &self.manifest.documents;
-        let slot = self
-            .by_path
-            .binary_search_by(|i| docs[*i as usize].path.cmp(path))
-            .map_err(|_| Reason::Unlisted)?;
-        let index = self.by_path[slot] as usize;
+        let index = self.by_path.find(docs, path).ok_or(Reason::Unlisted)?;
         if std::mem::replace(&mut self.seen[index], true) {
             return Err(Reason::Duplicate);
         }
@@ -486,6 +480,35 @@ impl<'m> MemberReader<'m> {
     }
 }
 
+/// Finds a listed document by its path, by binary search.
+struct PathIndex {
+    /// Document indices sorted by path; `None` when the documents are listed in path
+    /// order already (as `bundle create` writes them) and are searched directly.
+    order: Option<Vec<u32>>,
+}
+
+impl PathIndex {
+    fn new(docs: &[DocumentEntry]) -> Self {
+        if sorted_by_path(docs) {
+            return Self { order: None };
+        }
+        let mut order: Vec<u32> = (0..docs.len() as u32).collect();
+        order.sort_unstable_by(|a, b| docs[*a as usize].path.cmp(&docs[*b as usize].path));
+        Self { order: Some(order) }
+    }
+
+    /// The index in `docs` (the list this index was built from) of the one at `path`.
+    fn find(&self, docs: &[DocumentEntry], path: &MemberPath) -> Option<usize> {
+        let Some(order) = &self.order else {
+            return docs.binary_search_by(|d| d.path.cmp(path)).ok();
+        };
+        let slot = order
+            .binary_search_by(|i| docs[*i as usize].path.cmp(path))
+            .ok()?;
+        Some(order[slot] as usize)
+    }
+}
+
 enum MemberFault {
     Reason(Reason),
     Io(io::Error),
@@ -524,5 +547,49 @@ fn type_name(t: EntryType) -> &'static str {
         EntryType::GNUSparse => "GNU sparse file",
         EntryType::XGlobalHeader => "pax global header",
         _ => "special entry",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn documents(paths: &[&str]) -> Vec<DocumentEntry> {
+        let documents: Vec<_> = paths
+            .iter()
+            .map(|path| {
+                serde_json::json!({"path": path, "kind": "advisory", "format": "osv",
+                                   "sha256": "a".repeat(64), "size": 1})
+            })
+            .collect();
+        let manifest = serde_json::json!({
+            "schema": "stella.bundle.v1", "feed": "f", "sequence": 1, "previous": null,
+            "mode": "snapshot", "createdAt": "2026-12-01T00:00:00Z", "documents": documents,
+        });
+        let bytes = serde_json::to_vec(&manifest).expect("json");
+        Manifest::parse_owned(bytes, &Limits::default())
+            .expect("valid")
+            .documents
+    }
+
+    fn path(text: &str) -> MemberPath {
+        MemberPath::parse(text.as_bytes()).expect("valid path")
+    }
+
+    #[test]
+    fn finds_every_listed_path_in_sorted_and_unsorted_lists() {
+        let listed = ["a.json", "b/c.json", "b/d.json", "e.json"];
+        let unsorted = ["e.json", "b/c.json", "a.json", "b/d.json"];
+        for paths in [&listed, &unsorted] {
+            let docs = documents(paths);
+            let index = PathIndex::new(&docs);
+            assert_eq!(index.order.is_none(), paths == &listed);
+            for (i, p) in paths.iter().enumerate() {
+                assert_eq!(index.find(&docs, &path(p)), Some(i), "{p} in {paths:?}");
+            }
+            for absent in ["0.json", "b.json", "b/e.json", "f.json"] {
+                assert_eq!(index.find(&docs, &path(absent)), None, "{absent}");
+            }
+        }
     }
 }

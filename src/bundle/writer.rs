@@ -186,7 +186,7 @@ fn build_manifest(spec: BundleSpec, documents: Vec<DocumentEntry>) -> Result<Man
         max_total_bytes: u64::MAX,
         ..Limits::default()
     };
-    Manifest::parse(&manifest.to_canonical_json(), &unbounded).map_err(WriteError::Invalid)
+    Manifest::parse_owned(manifest.to_canonical_json(), &unbounded).map_err(WriteError::Invalid)
 }
 
 fn created_unix(manifest: &Manifest) -> u64 {

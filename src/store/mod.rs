@@ -41,6 +41,8 @@ pub enum StoreError {
         first: String,
         second: String,
     },
+    #[error("the store holds an impossible value: {what}")]
+    Corrupt { what: String },
     #[error("store query failed")]
     Query(#[from] rusqlite::Error),
 }

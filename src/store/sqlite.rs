@@ -12,7 +12,7 @@ use crate::model::{DocumentFormat, DocumentKind};
 const BUSY_TIMEOUT_MS: u32 = 10_000;
 const PAGE_SIZE: i64 = 16 * 1024;
 /// Negative: KiB rather than pages. Large applies stay in memory instead of spilling.
-const CACHE_KIB: i64 = -64 * 1024;
+const CACHE_KIB: i64 = -32 * 1024;
 
 /// The state store of one data dir.
 #[derive(Debug)]
@@ -417,7 +417,9 @@ impl ApplyTx<'_> {
             rows.collect::<Result<_, _>>()?
         };
         for (kind, id) in current {
-            let parsed: DocumentKind = kind.parse().unwrap_or(DocumentKind::Advisory);
+            let parsed: DocumentKind = kind.parse().map_err(|_| StoreError::Corrupt {
+                what: format!("document kind {kind:?}"),
+            })?;
             if !self.seen.contains_key(&(parsed, id.clone())) {
                 self.close(&kind, &id)?;
                 self.closed += 1;
