@@ -12,7 +12,7 @@ use crate::model::{DocumentFormat, DocumentKind};
 const BUSY_TIMEOUT_MS: u32 = 10_000;
 const PAGE_SIZE: i64 = 16 * 1024;
 /// Negative: KiB rather than pages. Large applies stay in memory instead of spilling.
-const CACHE_KIB: i64 = -32 * 1024;
+const CACHE_KIB: i64 = -64 * 1024;
 
 /// The state store of one data dir.
 #[derive(Debug)]
