@@ -20,7 +20,7 @@ pub struct Query {
     /// Defaults to the store's latest position.
     pub as_of: Option<u64>,
     pub artifact: Option<Digest>,
-    /// Matches a finding's vulnerability or any of its aliases.
+    /// Matches a finding's vulnerability or any of its aliases, without regard to case.
     pub vulnerability: Option<String>,
 }
 
@@ -50,6 +50,8 @@ pub struct Report {
 pub enum FindingsError {
     #[error("position {asked} is past the change log's last position {last}")]
     FutureAsOf { asked: u64, last: u64 },
+    #[error("no SBOM describes artifact {artifact} as of position {position}")]
+    UnknownArtifact { artifact: Digest, position: u64 },
     #[error("stored document {feed}/{id} no longer parses (the store is damaged)")]
     Stored {
         feed: String,
@@ -67,37 +69,84 @@ pub enum FindingsError {
     Store(#[from] StoreError),
 }
 
-/// Every finding of every artifact (or the asked one) as of the asked position.
-pub fn compute(store: &Store, query: &Query, policy: &VexPolicy) -> Result<Report, FindingsError> {
-    let last = store.position()?;
-    let position = query.as_of.unwrap_or(last);
-    if position > last {
-        return Err(FindingsError::FutureAsOf {
-            asked: position,
-            last,
-        });
-    }
-    let advisories = AdvisoryIndex::new(advisories(store, position)?);
-    let vex = VexIndex::new(statements(store, position)?);
-    let trust = |s: &IssuedStatement| policy.trusts(feed_of(&s.id), &s.issuer);
-    let knowledge = Knowledge {
-        advisories: &advisories,
-        vex: &vex,
-        trust: &trust,
-    };
-    let mut findings = Vec::new();
-    for (digest, sbom) in artifacts(store, position, query.artifact.as_ref())? {
-        let found = matching::findings(&digest, &sbom.components, knowledge);
-        findings.extend(found.into_iter().filter(|f| wanted(f, query)));
-    }
-    Ok(Report { position, findings })
+/// The state as of a position, read, parsed and indexed: what matching runs against.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub position: u64,
+    artifacts: BTreeMap<Digest, Sbom>,
+    advisories: AdvisoryIndex,
+    vex: VexIndex,
+    policy: VexPolicy,
 }
 
+/// Reads the state `query` asks for: its position, and its artifact if it names one.
+pub fn snapshot(
+    store: &Store,
+    query: &Query,
+    policy: &VexPolicy,
+) -> Result<Snapshot, FindingsError> {
+    let position = position(store, query)?;
+    let artifacts = artifacts(store, position, query.artifact.as_ref())?;
+    if let Some(artifact) = query.artifact.as_ref().filter(|_| artifacts.is_empty()) {
+        return Err(FindingsError::UnknownArtifact {
+            artifact: artifact.clone(),
+            position,
+        });
+    }
+    Ok(Snapshot {
+        position,
+        artifacts,
+        advisories: AdvisoryIndex::new(advisories(store, position)?),
+        vex: VexIndex::new(statements(store, position)?),
+        policy: policy.clone(),
+    })
+}
+
+impl Snapshot {
+    /// The findings `query` asks for, sorted by artifact digest, then component, then
+    /// vulnerability. Each artifact is matched when the iterator reaches it, so a caller
+    /// that writes findings as they come never holds them all.
+    pub fn findings<'a>(&'a self, query: &'a Query) -> impl Iterator<Item = Finding> + 'a {
+        self.artifacts.iter().flat_map(move |(digest, sbom)| {
+            let trust = |s: &IssuedStatement| self.policy.trusts(feed_of(&s.id), &s.issuer);
+            let knowledge = Knowledge {
+                advisories: &self.advisories,
+                vex: &self.vex,
+                trust: &trust,
+            };
+            let found = matching::findings(digest, &sbom.components, knowledge);
+            found.into_iter().filter(move |f| wanted(f, query))
+        })
+    }
+}
+
+/// Every finding of every artifact (or the asked one) as of the asked position.
+pub fn compute(store: &Store, query: &Query, policy: &VexPolicy) -> Result<Report, FindingsError> {
+    let snapshot = snapshot(store, query, policy)?;
+    let findings = snapshot.findings(query).collect();
+    Ok(Report {
+        position: snapshot.position,
+        findings,
+    })
+}
+
+/// The asked position (default: the latest), refused when past the change log.
+fn position(store: &Store, query: &Query) -> Result<u64, FindingsError> {
+    let last = store.position()?;
+    match query.as_of {
+        Some(asked) if asked > last => Err(FindingsError::FutureAsOf { asked, last }),
+        Some(asked) => Ok(asked),
+        None => Ok(last),
+    }
+}
+
+/// Ids compare without case, as matching merges them.
 fn wanted(finding: &Finding, query: &Query) -> bool {
-    query
-        .vulnerability
-        .as_ref()
-        .is_none_or(|v| finding.vulnerability == *v || finding.aliases.iter().any(|a| a == v))
+    let Some(asked) = &query.vulnerability else {
+        return true;
+    };
+    let mut names = std::iter::once(&finding.vulnerability).chain(&finding.aliases);
+    names.any(|id| id.eq_ignore_ascii_case(asked))
 }
 
 fn parse(doc: &StoredDocument, kind: DocumentKind) -> Result<ParsedDocument, FindingsError> {

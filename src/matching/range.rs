@@ -95,9 +95,9 @@ impl CompiledAffected {
         if self.ranges.is_empty() && self.versions.is_empty() {
             return Verdict::Unknown(self.nothing_to_evaluate());
         }
-        let listed = self.listed(version);
+        // Ranges first: a range hit names the range and its fix, a list hit neither.
         let ranged = self.ranges.iter().map(|r| r.evaluate(version));
-        combine(listed.into_iter().chain(ranged))
+        combine(ranged.chain(self.listed(version)))
     }
 
     fn nothing_to_evaluate(&self) -> String {
@@ -380,6 +380,20 @@ mod tests {
             verdicts(&affected, Scheme::Pep440, &["1.0.0", "1.1", "5.1"]),
             [true, false, true]
         );
+    }
+
+    /// Regression: PYSEC-2024-60 lists idna 2.10 and has the range [0.1, 3.7); the
+    /// finding named neither the range nor the fix because the list was tried first.
+    #[test]
+    fn a_range_hit_is_preferred_to_a_versions_list_hit() {
+        let events = vec![Introduced("0.1".into()), Fixed("3.7".into())];
+        let affected = entry(RangeKind::Ecosystem, events, &["2.9", "2.10"]);
+        let compiled = CompiledAffected::compile(&affected, "PyPI", Some(Scheme::Pep440));
+        let Verdict::Affected(hit) = compiled.evaluate(Some("2.10")) else {
+            panic!()
+        };
+        assert_eq!(hit.fixed.as_deref(), Some("3.7"));
+        assert_eq!(hit.range, Some(affected.ranges[0].clone()));
     }
 
     #[test]
