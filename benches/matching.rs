@@ -17,6 +17,8 @@
 //! Figures only: nothing here asserts a time.
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Output};
 use std::time::{Duration, Instant};
@@ -376,34 +378,7 @@ mod world {
         }
     }
 
-    /// splitmix64: small, fast, the same everywhere.
-    pub struct Rng(u64);
-
-    impl Rng {
-        pub fn new(seed: u64) -> Self {
-            Self(seed ^ 0x5eed_0fa1_1ad0_b0d1)
-        }
-
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
-        }
-
-        fn unit(&mut self) -> f64 {
-            (self.next() >> 11) as f64 / (1u64 << 53) as f64
-        }
-
-        fn chance(&mut self, p: f64) -> bool {
-            self.unit() < p
-        }
-    }
+    pub use super::support::Rng;
 
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     enum Eco {

@@ -59,14 +59,15 @@ impl DocumentSource for GeneratedAdvisory {
 }
 
 /// splitmix64: small, fast, and the same everywhere, which is all a fixture needs.
-struct Rng(u64);
+/// Shared by every benchmark's generator.
+pub struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64) -> Self {
+    pub fn new(seed: u64) -> Self {
         Self(seed ^ 0x5eed_0fa1_1ad0_b0d1)
     }
 
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -75,15 +76,29 @@ impl Rng {
     }
 
     /// A number in `low..high`.
-    fn range(&mut self, low: u64, high: u64) -> u64 {
+    pub fn range(&mut self, low: u64, high: u64) -> u64 {
         low + self.next() % (high - low)
     }
 
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+    /// An index below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    /// A number in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
         items[self.range(0, items.len() as u64) as usize]
     }
 
-    fn hex(&mut self, len: usize) -> String {
+    pub fn hex(&mut self, len: usize) -> String {
         (0..len)
             .map(|_| char::from(b"0123456789abcdef"[self.range(0, 16) as usize]))
             .collect()
