@@ -44,13 +44,7 @@ const TARGET_RATIO: f64 = 0.40;
 const TARGET_RSS_KIB: u64 = 64 * 1024;
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("bundle_verify bench failed: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    support::finish("bundle_verify", run())
 }
 
 fn run() -> anyhow::Result<()> {

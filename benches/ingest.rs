@@ -30,13 +30,7 @@ const TARGET_RSS_MB: f64 = 200.0;
 const TARGET_DELTA_MS: f64 = 20.0;
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            println!("ingest bench failed: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    support::finish("ingest", run())
 }
 
 struct Fixture {

@@ -33,13 +33,7 @@ const TARGET_SECS: f64 = 60.0;
 const E2E_REPETITIONS: usize = 3;
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            println!("matching bench failed: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    support::finish("matching", run())
 }
 
 fn size(name: &str, default: usize) -> anyhow::Result<usize> {

@@ -12,6 +12,18 @@ use serde_json::{json, Value};
 use stella_scheduler::bundle::{DocumentSource, MemberPath, NewDocument};
 use stella_scheduler::model::{DocumentFormat, DocumentKind};
 
+/// A benchmark's exit: its error chain on stderr and a failing code, or success.
+#[allow(clippy::print_stderr)]
+pub fn finish(bench: &str, result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{bench} bench failed: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// How long the generated advisories are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Size {

@@ -59,6 +59,8 @@ pub enum FindingsError {
         #[source]
         source: Box<FormatError>,
     },
+    #[error("stored sbom {feed}/{id} is not keyed by an artifact digest (the store is damaged)")]
+    StoredId { feed: String, id: String },
     #[error("stored document {feed}/{id} has an unknown format {format:?}")]
     StoredFormat {
         feed: String,
@@ -118,16 +120,6 @@ impl Snapshot {
             found.into_iter().filter(move |f| wanted(f, query))
         })
     }
-}
-
-/// Every finding of every artifact (or the asked one) as of the asked position.
-pub fn compute(store: &Store, query: &Query, policy: &VexPolicy) -> Result<Report, FindingsError> {
-    let snapshot = snapshot(store, query, policy)?;
-    let findings = snapshot.findings(query).collect();
-    Ok(Report {
-        position: snapshot.position,
-        findings,
-    })
 }
 
 /// The asked position (default: the latest), refused when past the change log.
@@ -209,9 +201,12 @@ fn artifacts(
 ) -> Result<BTreeMap<Digest, Sbom>, FindingsError> {
     let mut out = BTreeMap::new();
     for doc in store.documents_as_of(DocumentKind::Sbom, position)? {
-        let Ok(digest) = doc.doc_id.parse::<Digest>() else {
-            continue;
-        };
+        // Ingest stores an SBOM under its subject digest; anything else is damage, and
+        // skipping it would hide an artifact's findings.
+        let digest: Digest = doc.doc_id.parse().map_err(|_| FindingsError::StoredId {
+            feed: doc.feed.clone(),
+            id: doc.doc_id.clone(),
+        })?;
         if only.is_some_and(|o| *o != digest) || out.contains_key(&digest) {
             continue;
         }
