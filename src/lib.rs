@@ -6,11 +6,15 @@
 pub mod bundle;
 pub mod canonical;
 pub mod cli;
+pub mod export;
 pub mod findings;
 pub mod formats;
 pub mod fsutil;
+pub mod impact;
 pub mod ingest;
+pub mod jobs;
 pub mod matching;
 pub mod model;
+pub mod service;
 pub mod store;
 pub mod telemetry;

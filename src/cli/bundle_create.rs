@@ -284,6 +284,8 @@ fn classify_one(
         DocumentKind::Advisory => "advisories",
         DocumentKind::Vex => "vex",
         DocumentKind::Sbom => "sbom",
+        // classify only recognizes feed documents.
+        other => bail!("{shown} is a {other} document, which sites write, not feeds"),
     };
     let member = format!("{folder}/{}", input.relative);
     let path = MemberPath::parse(member.as_bytes())

@@ -2,9 +2,14 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context as _;
+use ed25519_dalek::SigningKey;
+
 use super::output::CliError;
 use crate::bundle::ExpiryPolicy;
-use crate::ingest::{DataDir, Ingestor};
+use crate::findings::VexPolicy;
+use crate::ingest::{Config, DataDir, Ingestor};
+use crate::jobs::{Policies, RetryPolicy, SlaPolicy};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DataDirArgs {
@@ -50,5 +55,63 @@ impl ApplyArgs {
             true => ExpiryPolicy::DangerouslyAcceptExpired,
             false => ExpiryPolicy::Enforce,
         }
+    }
+}
+
+/// What the scheduler needs of a site: its config, policies and signing key.
+#[derive(Debug)]
+pub struct Site {
+    pub config: Config,
+    pub policies: Policies,
+    pub vex: VexPolicy,
+    pub key: SigningKey,
+}
+
+impl Site {
+    pub fn open(dir: &DataDir) -> Result<Self, CliError> {
+        let config = dir.config().map_err(CliError::usage)?;
+        let sla = SlaPolicy::from_config(&config.sla_seconds).map_err(CliError::usage)?;
+        let key_path = dir.site_key();
+        let key = crate::bundle::keys::read_signing_key(&key_path)
+            .with_context(|| format!("cannot read the site key {}", key_path.display()))
+            .map_err(CliError::usage)?;
+        Ok(Self {
+            vex: vex_policy(&config),
+            policies: Policies {
+                sla,
+                retry: RetryPolicy::default(),
+            },
+            config,
+            key,
+        })
+    }
+}
+
+impl Site {
+    /// The scheduler of `dir`, signing as this site.
+    pub fn scheduler(
+        self,
+        dir: &DataDir,
+        auto_export: bool,
+    ) -> Result<crate::service::Scheduler, CliError> {
+        crate::service::Scheduler::open(
+            dir.clone(),
+            self.config.site_id,
+            self.key,
+            self.policies,
+            self.vex,
+            auto_export,
+        )
+        .map_err(CliError::usage)
+    }
+}
+
+/// config.json `vexIssuers` as the findings room reads it.
+pub fn vex_policy(config: &Config) -> VexPolicy {
+    let per_feed = config.vex_issuers.iter();
+    VexPolicy {
+        per_feed: per_feed
+            .map(|(feed, issuers)| (feed.clone(), issuers.iter().cloned().collect()))
+            .collect(),
     }
 }

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use super::data_dir_args::DataDirArgs;
 use super::output::{self, CliError};
 use crate::canonical;
-use crate::findings::{self, Query, VexPolicy};
+use crate::findings::{self, Query};
 use crate::matching::Finding;
 use crate::model::Digest;
 
@@ -30,13 +30,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let dir = args.data_dir.dir();
     let config = dir.config().map_err(CliError::usage)?;
     let store = dir.open_store().map_err(CliError::usage)?;
-    let policy = VexPolicy {
-        per_feed: config
-            .vex_issuers
-            .into_iter()
-            .map(|(feed, issuers)| (feed, issuers.into_iter().collect()))
-            .collect(),
-    };
+    let policy = super::data_dir_args::vex_policy(&config);
     let query = Query {
         as_of: args.as_of,
         artifact: args.artifact,

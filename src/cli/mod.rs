@@ -10,6 +10,7 @@ mod bundle_inspect;
 mod bundle_verify;
 mod data_dir_args;
 mod findings;
+mod impact;
 mod ingest;
 mod init;
 mod keys_generate;
@@ -49,6 +50,8 @@ enum Command {
     Status(status::Args),
     /// Findings (artifact x component x vulnerability, with VEX applied) as of a position.
     Findings(findings::Args),
+    /// The artifacts a window or a selector impacts, with reasons (no run is created).
+    Impact(impact::Args),
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -92,6 +95,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Status(args) => status::run(args),
         Command::Findings(args) => findings::run(args),
+        Command::Impact(args) => impact::run(args),
         Command::Keys(KeysCommand::Generate(args)) => keys_generate::run(args),
         Command::Trust(TrustCommand::Add(args)) => trust_add::run(args),
         Command::Trust(TrustCommand::List(args)) => trust_list::run(args),

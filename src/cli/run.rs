@@ -1,4 +1,6 @@
-//! `run`: watch the inbox and apply bundles as they arrive (`--once`: drain and exit).
+//! `run`: watch the inbox, apply bundles as they arrive, plan their windows into runs,
+//! run the jobs on `--workers` threads, and write completion events and bundles to the
+//! outbox. `--once` drains everything (ingest, runs, jobs, export) and exits.
 //!
 //! File events come from `notify`; a periodic rescan covers file systems that drop
 //! events. A file is taken only after its size and mtime held still for `--settle-ms`.
@@ -13,10 +15,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 use notify::Watcher as _;
 
-use super::data_dir_args::{ApplyArgs, DataDirArgs};
+use super::data_dir_args::{ApplyArgs, DataDirArgs, Site};
 use super::output::{self, CliError, Exit};
 use crate::ingest::inbox::{self, Settler};
 use crate::ingest::Outcome;
+use crate::service::{Scheduler, Step};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -39,11 +42,18 @@ pub struct Args {
     /// Print each outcome as one JSON document per line on stdout.
     #[arg(long)]
     json: bool,
+    /// Job workers hosted next to the watcher (0: plan runs but run no job here).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    workers: usize,
+    /// Do not export completion bundles into the outbox as runs finish.
+    #[arg(long)]
+    no_export: bool,
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
     let dir = args.data_dir.dir();
     let mut ingestor = args.apply.open_ingestor(&dir)?;
+    let mut scheduler = Site::open(&dir)?.scheduler(&dir, !args.no_export)?;
     let watched = args.inbox.clone().unwrap_or_else(|| dir.inbox());
     let shutdown = shutdown_flag().map_err(CliError::usage)?;
     let (wake_tx, wake) = mpsc::channel();
@@ -68,9 +78,18 @@ pub fn run(args: Args) -> Result<(), CliError> {
     ingestor.retry_pending(&mut emit).map_err(CliError::usage)?;
     let mut settler = Settler::new(Duration::from_millis(args.settle_ms));
     let rescan = Duration::from_secs(args.rescan_secs.max(1));
+    let workers = match args.once {
+        true => None,
+        false => Some(
+            scheduler
+                .spawn_workers(args.workers, shutdown.clone(), false)
+                .map_err(CliError::usage)?,
+        ),
+    };
     loop {
         let ready = take_ready(&mut settler, &watched, &dir.inbox()).map_err(CliError::usage)?;
         ingestor.drain(ready, &mut emit).map_err(CliError::usage)?;
+        schedule(&mut scheduler, &args, &shutdown)?;
         let waiting = !inbox::bundles_in(&watched)
             .map_err(CliError::usage)?
             .is_empty();
@@ -85,9 +104,57 @@ pub fn run(args: Args) -> Result<(), CliError> {
         let _ = wake.recv_timeout(nap.max(Duration::from_millis(10)));
     }
     let _ = watcher.unwatch(&watched);
+    shutdown.store(true, Ordering::SeqCst);
+    if let Some(workers) = workers {
+        workers.join().map_err(CliError::usage)?;
+    }
     match quarantined && args.once {
         true => Err(CliError::reported(Exit::Refused)),
         false => Ok(()),
+    }
+}
+
+/// Plans new windows; with `--once`, runs every job to the end on `--workers` threads
+/// (one when 0); then finishes runs, writes their events and exports.
+fn schedule(
+    scheduler: &mut Scheduler,
+    args: &Args,
+    shutdown: &Arc<AtomicBool>,
+) -> Result<(), CliError> {
+    let planned = scheduler.plan().map_err(CliError::usage)?;
+    if planned > 0 {
+        tracing::info!(planned, "runs planned");
+    }
+    if args.once && scheduler.open_jobs().map_err(CliError::usage)? > 0 {
+        let stop = Arc::new(AtomicBool::new(shutdown.load(Ordering::SeqCst)));
+        let workers = scheduler
+            .spawn_workers(args.workers.max(1), stop, true)
+            .map_err(CliError::usage)?;
+        let done = workers.join().map_err(CliError::usage)?;
+        tracing::info!(jobs = done, "jobs run");
+    }
+    let step = scheduler.settle().map_err(CliError::usage)?;
+    log_step(&step);
+    Ok(())
+}
+
+fn log_step(step: &Step) {
+    let mut err = std::io::stderr().lock();
+    if step.finished > 0 {
+        let _ = writeln!(
+            err,
+            "finished    {} run(s), {} completion event(s) written",
+            step.finished, step.emitted
+        );
+    }
+    if let Some(e) = &step.exported {
+        let _ = writeln!(
+            err,
+            "exported    {} run(s) to {} (sequence {})",
+            e.runs.len(),
+            e.file.display(),
+            e.sequence
+        );
     }
 }
 

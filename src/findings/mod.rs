@@ -104,7 +104,52 @@ pub fn snapshot(
     })
 }
 
+/// The advisories and VEX statements holding at `position`, without any artifact: what
+/// a job keeps between artifacts of the same run, then asks [`Snapshot::artifact`].
+pub fn knowledge_at(
+    store: &Store,
+    position: u64,
+    policy: &VexPolicy,
+) -> Result<Snapshot, FindingsError> {
+    let position = self::position(
+        store,
+        &Query {
+            as_of: Some(position),
+            ..Query::default()
+        },
+    )?;
+    Ok(Snapshot {
+        position,
+        artifacts: BTreeMap::new(),
+        advisories: AdvisoryIndex::new(advisories(store, position)?),
+        vex: VexIndex::new(statements(store, position)?),
+        policy: policy.clone(),
+    })
+}
+
 impl Snapshot {
+    /// The findings of one artifact as of this snapshot's position, its SBOM read from
+    /// `store`; none when no SBOM describes it then (it was withdrawn, or never came).
+    pub fn artifact(
+        &self,
+        store: &Store,
+        artifact: &Digest,
+    ) -> Result<Vec<Finding>, FindingsError> {
+        let Some(doc) = store.sbom_as_of(artifact.as_str(), self.position)? else {
+            return Ok(Vec::new());
+        };
+        let ParsedDocument::Sbom(sbom) = parse(&doc, DocumentKind::Sbom)? else {
+            return Ok(Vec::new());
+        };
+        let trust = |s: &IssuedStatement| self.policy.trusts(feed_of(&s.id), &s.issuer);
+        let knowledge = Knowledge {
+            advisories: &self.advisories,
+            vex: &self.vex,
+            trust: &trust,
+        };
+        Ok(matching::findings(artifact, &sbom.components, knowledge))
+    }
+
     /// The findings `query` asks for, sorted by artifact digest, then component, then
     /// vulnerability. Each artifact is matched when the iterator reaches it, so a caller
     /// that writes findings as they come never holds them all.
@@ -141,7 +186,12 @@ fn wanted(finding: &Finding, query: &Query) -> bool {
     names.any(|id| id.eq_ignore_ascii_case(asked))
 }
 
-fn parse(doc: &StoredDocument, kind: DocumentKind) -> Result<ParsedDocument, FindingsError> {
+/// Parses a stored document, whose format and bytes ingest already checked; failing
+/// here means the store was damaged.
+pub(crate) fn parse(
+    doc: &StoredDocument,
+    kind: DocumentKind,
+) -> Result<ParsedDocument, FindingsError> {
     let format: DocumentFormat = doc
         .format
         .parse()

@@ -62,6 +62,9 @@ pub enum Problem {
         format: DocumentFormat,
     },
 
+    #[error("a {kind} document is written by a site, not read from a feed")]
+    OutputKind { kind: DocumentKind },
+
     #[error("a {kind} document cannot be in format {format}")]
     NotAllowed {
         kind: DocumentKind,

@@ -54,6 +54,9 @@ pub fn parse(
     bytes: &[u8],
 ) -> Result<ParsedDocument, FormatError> {
     let at = |problem| FormatError::new(name_hint, problem);
+    if !kind.is_input() {
+        return Err(at(Problem::OutputKind { kind }));
+    }
     if !kind.allows(format) {
         return Err(at(Problem::NotAllowed { kind, format }));
     }

@@ -19,9 +19,10 @@ use crate::bundle::{
     error_chain, BundleId, DocumentEntry, Manifest, MemberSink, Mode, Report, TranscriptView,
     Verifier, Withdrawal,
 };
-use crate::formats::{self, FormatError};
+use crate::formats::{self, FormatError, ParsedDocument};
+use crate::matching::ecosystem::component_keys;
 use crate::model::DocumentKind;
-use crate::store::{ApplyHeader, ApplyTx, NewVersion, StoreError};
+use crate::store::{ApplyHeader, ApplyTx, ComponentRow, NewVersion, PutOutcome, StoreError};
 
 /// Batches in flight between the stages; each batch holds up to `BATCH_MEMBERS` members
 /// or `BATCH_BYTES` bytes, so a thread wakes once per batch, not once per document.
@@ -31,11 +32,13 @@ const BATCH_BYTES: usize = 1 << 20;
 
 type Member = (DocumentEntry, Vec<u8>);
 
-/// A member that parsed, with the id it is stored under.
+/// A member that parsed, with the id it is stored under and, for an SBOM, its rows of
+/// the impact index.
 struct Parsed {
     entry: DocumentEntry,
     bytes: Vec<u8>,
     id: String,
+    components: Vec<ComponentRow>,
 }
 
 /// What the verifier thread tells this one once the manifest is authenticated.
@@ -253,7 +256,30 @@ fn parse_member((entry, bytes): Member) -> Result<Parsed, LoadFault> {
         (None, DocumentKind::Sbom) => return Err(LoadFault::NoSubject { path: path.into() }),
         _ => formats::document_id(path, &parsed, entry.format, &bytes).map_err(parse_err)?,
     };
-    Ok(Parsed { entry, bytes, id })
+    let components = match &parsed {
+        ParsedDocument::Sbom(sbom) => component_rows(sbom),
+        _ => Vec::new(),
+    };
+    Ok(Parsed {
+        entry,
+        bytes,
+        id,
+        components,
+    })
+}
+
+fn component_rows(sbom: &crate::model::Sbom) -> Vec<ComponentRow> {
+    let rows = sbom.components.iter().flat_map(|c| {
+        let version = c.version.clone();
+        component_keys(c)
+            .into_iter()
+            .map(move |(key, purl)| ComponentRow {
+                package: key.text(),
+                version: version.clone(),
+                purl,
+            })
+    });
+    rows.collect()
 }
 
 /// Withdrawals first, then every parsed member as it arrives; the transaction is
@@ -285,7 +311,7 @@ fn load<'c>(
 
 fn store_one(tx: &mut ApplyTx<'_>, doc: &Parsed) -> Result<(), LoadFault> {
     let entry = &doc.entry;
-    tx.put(NewVersion {
+    let outcome = tx.put(NewVersion {
         kind: entry.kind,
         doc_id: &doc.id,
         format: entry.format,
@@ -294,6 +320,9 @@ fn store_one(tx: &mut ApplyTx<'_>, doc: &Parsed) -> Result<(), LoadFault> {
         subject_name: entry.subject.as_ref().map(|s| s.name.as_str()),
         bytes: &doc.bytes,
     })?;
+    if outcome != PutOutcome::Unchanged && entry.kind == DocumentKind::Sbom {
+        tx.put_components(&doc.id, &doc.components)?;
+    }
     Ok(())
 }
 

@@ -51,6 +51,10 @@ pub struct Config {
     /// A feed not listed trusts every issuer it carries.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub vex_issuers: std::collections::BTreeMap<String, Vec<String>>,
+    /// Per severity (`critical`, `high`, `medium`, `low`), how many seconds a job has
+    /// before its SLA deadline; levels not listed keep the defaults (docs/scheduler.md).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub sla_seconds: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -216,6 +220,7 @@ impl DataDir {
             site_key_id: keyid.clone(),
             trust: trust_rel,
             vex_issuers: Default::default(),
+            sla_seconds: Default::default(),
         })?;
         Ok(Initialized {
             data_dir: self.root.display().to_string(),

@@ -38,6 +38,32 @@ impl PackageKey {
     pub fn go_path(&self) -> Option<&str> {
         (self.ty == "golang").then_some(self.name.as_str())
     }
+
+    /// One text per key, as the store indexes components: `type/namespace/name` with
+    /// `%` and `/` escaped in each part, so that distinct keys never share a text
+    /// (a Go path full of `/` stays one part).
+    pub fn text(&self) -> String {
+        let part = |s: &str| s.replace('%', "%25").replace('/', "%2F");
+        let namespace = self.namespace.as_deref().map(part).unwrap_or_default();
+        format!("{}/{}/{}", part(&self.ty), namespace, part(&self.name))
+    }
+}
+
+/// The index rows of one SBOM component: one per key it is looked up by, each with the
+/// purl as written. A component without a parseable purl cannot be matched, so it has none.
+pub fn component_keys(component: &crate::model::Component) -> Vec<(PackageKey, String)> {
+    let Some(text) = component.purl.as_deref() else {
+        return Vec::new();
+    };
+    let Ok(purl) = text.parse::<Purl>() else {
+        return Vec::new();
+    };
+    let mut keys: Vec<PackageKey> = component_lookups(&purl, component.version.as_deref())
+        .into_iter()
+        .map(|l| l.key)
+        .collect();
+    keys.dedup();
+    keys.into_iter().map(|k| (k, text.to_owned())).collect()
 }
 
 /// Applies the per-type folds; Go paths are joined into the name.

@@ -113,6 +113,13 @@ impl AdvisoryIndex {
         }
     }
 
+    /// Every key an entry is filed under (Go module prefixes included), sorted.
+    pub fn keys(&self) -> Vec<&PackageKey> {
+        let mut keys: Vec<&PackageKey> = self.by_key.keys().collect();
+        keys.sort();
+        keys
+    }
+
     /// The entries filed under `key`.
     pub fn lookup(&self, key: &PackageKey) -> &[EntryRef] {
         self.by_key.get(key).map_or(&[], Vec::as_slice)

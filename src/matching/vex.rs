@@ -208,6 +208,39 @@ fn names_component(product: &VexProduct, target: Target<'_>) -> bool {
     by_hash || by_ref || by_purl
 }
 
+/// What a VEX product points at, for impact analysis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProductRef {
+    /// An artifact, by `sha256:<hex>` (a hash, an id, or an OCI purl's digest version).
+    Artifact(String),
+    /// A package, in whatever artifact ships it.
+    Package(PackageKey),
+}
+
+/// The artifacts and packages a product names. A product naming neither (a CPE only, a
+/// bare name) yields nothing: such statements cannot be matched either.
+pub fn product_refs(product: &VexProduct) -> Vec<ProductRef> {
+    let mut refs = Vec::new();
+    let hashes = product.hashes.iter().filter(|h| h.alg == "sha256");
+    refs.extend(hashes.map(|h| ProductRef::Artifact(format!("sha256:{}", h.value))));
+    if product.id.parse::<Digest>().is_ok() {
+        refs.push(ProductRef::Artifact(product.id.clone()));
+    }
+    match product_purl(product) {
+        Some(p)
+            if p.version
+                .as_deref()
+                .is_some_and(|v| v.parse::<Digest>().is_ok()) =>
+        {
+            let version = p.version.unwrap_or_default().to_ascii_lowercase();
+            refs.push(ProductRef::Artifact(version));
+        }
+        Some(p) => refs.push(ProductRef::Package(PackageKey::of_purl(&p))),
+        None => {}
+    }
+    refs
+}
+
 /// The product's purl: its own, its id when that is a purl, or the fragment of a
 /// BOM-link id (`urn:cdx:<serial>/<version>#<ref>`) when that is a purl.
 fn product_purl(product: &VexProduct) -> Option<Purl> {

@@ -12,17 +12,34 @@ pub enum DocumentKind {
     Advisory,
     Vex,
     Sbom,
+    /// A DSSE-signed completion event a site produced (export bundles only).
+    Completion,
+    /// A findings delta a site produced (export bundles only).
+    Findings,
+    /// Offline-kit metadata: chain heads, trust file, site public key.
+    Kit,
 }
 
 impl DocumentKind {
+    /// The kinds feeds bring in: what ingest parses and stores.
     pub const ALL: [DocumentKind; 3] = [Self::Advisory, Self::Vex, Self::Sbom];
+    /// The kinds a site writes: completion bundles and offline kits carry them.
+    pub const OUTPUT: [DocumentKind; 3] = [Self::Completion, Self::Findings, Self::Kit];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Advisory => "advisory",
             Self::Vex => "vex",
             Self::Sbom => "sbom",
+            Self::Completion => "completion",
+            Self::Findings => "findings",
+            Self::Kit => "kit",
         }
+    }
+
+    /// Advisories, VEX and SBOMs: what a feed brings and the store versions.
+    pub fn is_input(self) -> bool {
+        Self::ALL.contains(&self)
     }
 
     /// The formats bundle format v1 allows for this kind.
@@ -33,6 +50,9 @@ impl DocumentKind {
             (Self::Advisory, Osv)
                 | (Self::Vex, Openvex | Cyclonedx | Csaf)
                 | (Self::Sbom, Cyclonedx | Spdx)
+                | (Self::Completion, Dsse)
+                | (Self::Findings, StellaFindings)
+                | (Self::Kit, StellaKit)
         )
     }
 }
@@ -49,8 +69,14 @@ impl FromStr for DocumentKind {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL
             .into_iter()
+            .chain(Self::OUTPUT)
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown document kind {s:?} (expected advisory, vex or sbom)"))
+            .ok_or_else(|| {
+                format!(
+                    "unknown document kind {s:?} \
+                     (expected advisory, vex, sbom, completion, findings or kit)"
+                )
+            })
     }
 }
 
@@ -63,9 +89,28 @@ pub enum DocumentFormat {
     Cyclonedx,
     Csaf,
     Spdx,
+    /// A DSSE envelope (JSON).
+    Dsse,
+    /// stella-scheduler's findings delta document (docs/scheduler.md).
+    #[serde(rename = "stella-findings")]
+    StellaFindings,
+    /// stella-scheduler's offline-kit metadata (docs/offline-kit.md).
+    #[serde(rename = "stella-kit")]
+    StellaKit,
 }
 
 impl DocumentFormat {
+    const ALL: [DocumentFormat; 8] = [
+        Self::Osv,
+        Self::Openvex,
+        Self::Cyclonedx,
+        Self::Csaf,
+        Self::Spdx,
+        Self::Dsse,
+        Self::StellaFindings,
+        Self::StellaKit,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Osv => "osv",
@@ -73,6 +118,9 @@ impl DocumentFormat {
             Self::Cyclonedx => "cyclonedx",
             Self::Csaf => "csaf",
             Self::Spdx => "spdx",
+            Self::Dsse => "dsse",
+            Self::StellaFindings => "stella-findings",
+            Self::StellaKit => "stella-kit",
         }
     }
 }
@@ -81,16 +129,10 @@ impl FromStr for DocumentFormat {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            Self::Osv,
-            Self::Openvex,
-            Self::Cyclonedx,
-            Self::Csaf,
-            Self::Spdx,
-        ]
-        .into_iter()
-        .find(|f| f.as_str() == s)
-        .ok_or_else(|| format!("unknown document format {s:?}"))
+        Self::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| format!("unknown document format {s:?}"))
     }
 }
 

@@ -7,10 +7,16 @@ use sha2::{Digest as _, Sha256};
 use super::StoreError;
 
 /// (name, SQL) in application order.
-const SQLITE: &[(&str, &str)] = &[(
-    "0001_state",
-    include_str!("../../migrations/sqlite/0001_state.sql"),
-)];
+const SQLITE: &[(&str, &str)] = &[
+    (
+        "0001_state",
+        include_str!("../../migrations/sqlite/0001_state.sql"),
+    ),
+    (
+        "0002_scheduler",
+        include_str!("../../migrations/sqlite/0002_scheduler.sql"),
+    ),
+];
 
 pub fn apply(conn: &mut Connection) -> Result<(), StoreError> {
     conn.execute_batch(

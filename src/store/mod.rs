@@ -4,10 +4,21 @@
 //! dialect can sit beside it with the same meaning; all SQL of the project is in this
 //! room. Reads "as of a position" see exactly the document versions that held then.
 
+mod exports;
+mod impact;
+mod jobs;
 mod migrate;
+mod runs;
 mod sqlite;
 
-pub use sqlite::{ApplyHeader, ApplyTx, NewVersion, PutOutcome, Store, StoredDocument};
+pub use exports::{ExportHead, NewExport, Unexported};
+pub use impact::{ArtifactComponent, ArtifactRef, Side};
+pub use jobs::{ClaimedJob, FenceLost, JobRecord, JobResult, Retry};
+pub use runs::{JobCounts, NewJob, NewRun, RunOutcome, RunOutput, RunRecord};
+
+pub use sqlite::{
+    ApplyHeader, ApplyTx, ComponentRow, NewVersion, PutOutcome, Store, StoredDocument,
+};
 
 use std::path::PathBuf;
 
@@ -41,6 +52,8 @@ pub enum StoreError {
         first: String,
         second: String,
     },
+    #[error("{kind} documents are written by sites; the store versions only feed documents")]
+    NotVersioned { kind: crate::model::DocumentKind },
     #[error("the store holds an impossible value: {what}")]
     Corrupt { what: String },
     #[error("store query failed")]

@@ -17,7 +17,7 @@ const CACHE_KIB: i64 = -64 * 1024;
 /// The state store of one data dir.
 #[derive(Debug)]
 pub struct Store {
-    conn: Connection,
+    pub(super) conn: Connection,
 }
 
 /// The change-log fields of a bundle about to be applied.
@@ -55,6 +55,15 @@ pub struct StoredDocument {
     pub path: String,
     pub subject_name: Option<String>,
     pub bytes: Vec<u8>,
+}
+
+/// One row of the impact index: a component of an SBOM, under one package key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ComponentRow {
+    /// `PackageKey::text()`.
+    pub package: String,
+    pub version: Option<String>,
+    pub purl: String,
 }
 
 /// What `put` did.
@@ -242,7 +251,8 @@ impl Store {
 const HEAD_SELECT: &str = "SELECT f.feed, f.sequence, f.bundle_id, f.position, c.applied_at
      FROM feeds f JOIN changelog c ON c.position = f.position";
 
-const ENTRY_SELECT: &str = "SELECT position, feed, sequence, bundle_id, mode, advisories, vex,
+pub(super) const ENTRY_SELECT: &str =
+    "SELECT position, feed, sequence, bundle_id, mode, advisories, vex,
      sboms, withdrawn, expired_accepted FROM changelog";
 
 fn read_head(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedHead> {
@@ -255,7 +265,7 @@ fn read_head(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedHead> {
     })
 }
 
-fn read_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeEntry> {
+pub(super) fn read_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeEntry> {
     Ok(ChangeEntry {
         position: r.get::<_, i64>(0)? as u64,
         feed: r.get(1)?,
@@ -302,7 +312,7 @@ impl ApplyTx<'_> {
     /// Records a document version unless the current one has the same bytes.
     pub fn put(&mut self, v: NewVersion<'_>) -> Result<PutOutcome, StoreError> {
         self.note_seen(&v)?;
-        self.counts[kind_slot(v.kind)] += 1;
+        self.counts[kind_slot(v.kind)?] += 1;
         let kind = v.kind.as_str();
         let current: Option<String> = match self.feed_empty {
             true => None,
@@ -368,6 +378,31 @@ impl ApplyTx<'_> {
         Ok(closed)
     }
 
+    /// Indexes the components of an SBOM version just put (`put` returned New or
+    /// Changed), under the same span as the document.
+    pub fn put_components(
+        &mut self,
+        artifact: &str,
+        rows: &[ComponentRow],
+    ) -> Result<(), StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO sbom_components (feed, artifact, valid_from, valid_to, package,
+                 version, purl)
+             VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6)",
+        )?;
+        for row in rows {
+            stmt.execute(params![
+                self.header.feed,
+                artifact,
+                self.position,
+                row.package,
+                row.version,
+                row.purl
+            ])?;
+        }
+        Ok(())
+    }
+
     fn close(&mut self, kind: &str, id: &str) -> Result<bool, StoreError> {
         let n = self
             .tx
@@ -376,6 +411,14 @@ impl ApplyTx<'_> {
                  WHERE feed = ?2 AND kind = ?3 AND doc_id = ?4 AND valid_to IS NULL",
             )?
             .execute(params![self.position, self.header.feed, kind, id])?;
+        if n > 0 && kind == DocumentKind::Sbom.as_str() {
+            self.tx
+                .prepare_cached(
+                    "UPDATE sbom_components SET valid_to = ?1
+                     WHERE feed = ?2 AND artifact = ?3 AND valid_to IS NULL",
+                )?
+                .execute(params![self.position, self.header.feed, id])?;
+        }
         Ok(n > 0)
     }
 
@@ -429,10 +472,12 @@ impl ApplyTx<'_> {
     }
 }
 
-fn kind_slot(kind: DocumentKind) -> usize {
-    match kind {
+/// Where `kind` is counted; only feed documents are versioned in the store.
+fn kind_slot(kind: DocumentKind) -> Result<usize, StoreError> {
+    Ok(match kind {
         DocumentKind::Advisory => 0,
         DocumentKind::Vex => 1,
         DocumentKind::Sbom => 2,
-    }
+        other => return Err(StoreError::NotVersioned { kind: other }),
+    })
 }

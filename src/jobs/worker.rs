@@ -1,0 +1,193 @@
+//! A worker: claims jobs, evaluates each artifact as of its run's pinned position,
+//! diffs against the artifact's base position, and writes both with the job's success
+//! in one transaction. A failure goes to the retry schedule or the dead letters.
+//!
+//! The advisories and VEX of a position are parsed and indexed once and kept while jobs
+//! of that position keep coming (and the base position's, for diffs). A new position
+//! rebuilds them from the store: the cost grows with the advisories held, not with the
+//! delta (a known limit at very large stores).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::delta::{self, Delta};
+use super::{JobsError, Policies};
+use crate::findings::{self, Snapshot, VexPolicy};
+use crate::matching::Finding;
+use crate::model::Digest;
+use crate::store::{ClaimedJob, JobResult, Retry, Store};
+
+/// How long a claim holds before another worker may rescue the job.
+pub const LEASE_MS: i64 = 60_000;
+
+/// What one pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pass {
+    pub claimed: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    pub fenced_out: usize,
+}
+
+/// One worker, with its own store connection.
+#[derive(Debug)]
+pub struct Worker {
+    store: Store,
+    owner: String,
+    policies: Policies,
+    vex: VexPolicy,
+    cache: Vec<Snapshot>,
+}
+
+/// Milliseconds since the Unix epoch: for leases, deadlines and backoff only.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Worker {
+    pub fn new(store: Store, owner: String, policies: Policies, vex: VexPolicy) -> Self {
+        Self {
+            store,
+            owner,
+            policies,
+            vex,
+            cache: Vec::new(),
+        }
+    }
+
+    /// Jobs still queued or leased, by any worker.
+    pub fn open_jobs(&self) -> Result<u64, JobsError> {
+        Ok(self.store.open_jobs()?)
+    }
+
+    /// Rescues expired leases, claims up to `batch` jobs and runs them.
+    pub fn pass(&mut self, batch: u32) -> Result<Pass, JobsError> {
+        self.store.rescue_expired(now_ms())?;
+        let claimed = self.store.claim(&self.owner, batch, now_ms(), LEASE_MS)?;
+        let mut pass = Pass {
+            claimed: claimed.len(),
+            ..Pass::default()
+        };
+        for (i, job) in claimed.iter().enumerate() {
+            let outcome = self.execute(job)?;
+            match outcome {
+                Executed::Succeeded => pass.succeeded += 1,
+                Executed::Failed => pass.failed += 1,
+                Executed::FencedOut => pass.fenced_out += 1,
+            }
+            for rest in &claimed[i + 1..] {
+                self.store
+                    .heartbeat(rest.job_id, rest.fence, now_ms() + LEASE_MS)?;
+            }
+        }
+        Ok(pass)
+    }
+
+    fn execute(&mut self, job: &ClaimedJob) -> Result<Executed, JobsError> {
+        let _span = tracing::info_span!("job", job_id = job.job_id, run_id = %job.run_id).entered();
+        match self.evaluate(job) {
+            Ok((findings, delta)) => {
+                let bytes = crate::canonical::to_vec(&findings).map_err(JobsError::Encode)?;
+                let digest = format!("sha256:{}", hex::encode(sha2_digest(&bytes)));
+                let delta = crate::canonical::to_vec(&delta).map_err(JobsError::Encode)?;
+                let result = JobResult {
+                    job_id: job.job_id,
+                    fence: job.fence,
+                    artifact: &job.artifact,
+                    position: job.position,
+                    findings: (&digest, &bytes),
+                    delta: &delta,
+                    now_ms: now_ms(),
+                };
+                match self.store.complete_job(&result)? {
+                    Ok(()) => Ok(Executed::Succeeded),
+                    Err(lost) => {
+                        tracing::warn!(%lost, "result dropped");
+                        Ok(Executed::FencedOut)
+                    }
+                }
+            }
+            Err(err) => {
+                let chain = crate::bundle::error_chain(&err);
+                let now = now_ms();
+                let retry = match self.policies.retry.next_attempt(
+                    job.job_id,
+                    job.attempt,
+                    now,
+                    job.deadline_ms,
+                ) {
+                    Some(at) => Retry::At(at),
+                    None => Retry::DeadLetter,
+                };
+                tracing::warn!(error = %chain, ?retry, "job failed");
+                match self
+                    .store
+                    .fail_job(job.job_id, job.fence, &chain, retry, now)?
+                {
+                    Ok(()) => Ok(Executed::Failed),
+                    Err(_) => Ok(Executed::FencedOut),
+                }
+            }
+        }
+    }
+
+    /// The findings at the job's position and their delta against its base position.
+    fn evaluate(&mut self, job: &ClaimedJob) -> Result<(Vec<Finding>, Delta), JobsError> {
+        let artifact: Digest = job.artifact.parse().map_err(|_| JobsError::ArtifactId {
+            job_id: job.job_id,
+            artifact: job.artifact.clone(),
+        })?;
+        let after = self.findings_at(&artifact, job.position)?;
+        let before = match job.base_position {
+            None => Vec::new(),
+            Some(base) => self.findings_at(&artifact, base)?,
+        };
+        let delta = delta::diff(
+            &job.artifact,
+            job.position,
+            job.base_position,
+            before,
+            after.clone(),
+        );
+        Ok((after, delta))
+    }
+
+    /// Recorded findings when a job already computed them, else computed now.
+    fn findings_at(&mut self, artifact: &Digest, position: u64) -> Result<Vec<Finding>, JobsError> {
+        if let Some(bytes) = self.store.evaluation(artifact.as_str(), position)? {
+            return serde_json::from_slice(&bytes).map_err(|source| JobsError::StoredEvaluation {
+                artifact: artifact.to_string(),
+                position,
+                source,
+            });
+        }
+        let i = self.snapshot(position)?;
+        Ok(self.cache[i].artifact(&self.store, artifact)?)
+    }
+
+    /// The cache slot of the knowledge at `position`; the two latest positions asked
+    /// are kept.
+    fn snapshot(&mut self, position: u64) -> Result<usize, JobsError> {
+        if let Some(i) = self.cache.iter().position(|s| s.position == position) {
+            return Ok(i);
+        }
+        let built = findings::knowledge_at(&self.store, position, &self.vex)?;
+        if self.cache.len() == 2 {
+            self.cache.remove(0);
+        }
+        self.cache.push(built);
+        Ok(self.cache.len() - 1)
+    }
+}
+
+enum Executed {
+    Succeeded,
+    Failed,
+    FencedOut,
+}
+
+fn sha2_digest(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
+}

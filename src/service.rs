@@ -1,0 +1,168 @@
+//! One site's cycle, as `run` hosts it: after bundles are applied, windows are planned
+//! into runs, workers (each on its own thread and store connection) run the jobs,
+//! finished runs are signed, their events written to the outbox, and a completion
+//! bundle exported there.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+
+use crate::export::{self, ExportError, Exported, Site};
+use crate::findings::VexPolicy;
+use crate::ingest::DataDir;
+use crate::jobs::{self, Finisher, JobsError, Policies, Worker};
+use crate::store::{Store, StoreError};
+
+/// Jobs a worker claims at a time.
+pub const CLAIM_BATCH: u32 = 16;
+/// How long an idle worker sleeps before looking again.
+const IDLE: Duration = Duration::from_millis(100);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Jobs(#[from] JobsError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot open the store for a worker")]
+    Open(#[source] crate::ingest::DataDirError),
+    #[error("worker thread {0} panicked")]
+    WorkerPanicked(usize),
+}
+
+/// The scheduler half of a site: planning, finishing, emitting and exporting.
+#[derive(Debug)]
+pub struct Scheduler {
+    dir: DataDir,
+    store: Store,
+    site_id: String,
+    key: SigningKey,
+    policies: Policies,
+    vex: VexPolicy,
+    auto_export: bool,
+}
+
+/// What one step did.
+#[derive(Debug, Default)]
+pub struct Step {
+    pub finished: usize,
+    pub emitted: usize,
+    pub exported: Option<Exported>,
+}
+
+impl Scheduler {
+    pub fn open(
+        dir: DataDir,
+        site_id: String,
+        key: SigningKey,
+        policies: Policies,
+        vex: VexPolicy,
+        auto_export: bool,
+    ) -> Result<Self, ServiceError> {
+        let store = dir.open_store().map_err(ServiceError::Open)?;
+        Ok(Self {
+            dir,
+            store,
+            site_id,
+            key,
+            policies,
+            vex,
+            auto_export,
+        })
+    }
+
+    /// Plans unplanned windows into runs.
+    pub fn plan(&mut self) -> Result<usize, ServiceError> {
+        Ok(jobs::plan_windows(&mut self.store, &self.policies, jobs::now_ms())?.len())
+    }
+
+    /// Finishes runs whose jobs are done, writes their events, and exports.
+    pub fn settle(&mut self) -> Result<Step, ServiceError> {
+        let finisher = Finisher {
+            site: &self.site_id,
+            key: &self.key,
+        };
+        let finished = jobs::finish_runs(&mut self.store, &finisher, jobs::now_ms())?;
+        let emitted = jobs::emit_events(&mut self.store, &self.dir.outbox())?;
+        let exported = match self.auto_export {
+            true => export::export(
+                &mut self.store,
+                &Site {
+                    id: &self.site_id,
+                    key: &self.key,
+                },
+                &self.dir.outbox(),
+            )?,
+            false => None,
+        };
+        Ok(Step {
+            finished: finished.len(),
+            emitted,
+            exported,
+        })
+    }
+
+    /// Jobs still queued or leased.
+    pub fn open_jobs(&self) -> Result<u64, ServiceError> {
+        Ok(self.store.open_jobs()?)
+    }
+
+    /// Starts `n` worker threads; they stop when `stop` is set, or, with `drain`, once
+    /// no job is queued or leased.
+    pub fn spawn_workers(
+        &self,
+        n: usize,
+        stop: Arc<AtomicBool>,
+        drain: bool,
+    ) -> Result<Workers, ServiceError> {
+        let mut handles = Vec::with_capacity(n);
+        for i in 0..n {
+            let store = self.dir.open_store().map_err(ServiceError::Open)?;
+            let owner = format!("{}:{}:w{i}", self.site_id, std::process::id());
+            let worker = Worker::new(store, owner, self.policies.clone(), self.vex.clone());
+            let stop = stop.clone();
+            handles.push(std::thread::spawn(move || work(worker, &stop, drain)));
+        }
+        Ok(Workers { handles })
+    }
+}
+
+/// Running worker threads.
+#[derive(Debug)]
+pub struct Workers {
+    handles: Vec<JoinHandle<Result<u64, ServiceError>>>,
+}
+
+impl Workers {
+    /// Waits for every worker; the jobs they ran.
+    pub fn join(self) -> Result<u64, ServiceError> {
+        let mut total = 0;
+        for (i, handle) in self.handles.into_iter().enumerate() {
+            total += handle
+                .join()
+                .map_err(|_| ServiceError::WorkerPanicked(i))??;
+        }
+        Ok(total)
+    }
+}
+
+fn work(mut worker: Worker, stop: &AtomicBool, drain: bool) -> Result<u64, ServiceError> {
+    let mut done = 0u64;
+    while !stop.load(Ordering::SeqCst) {
+        let pass = worker.pass(CLAIM_BATCH)?;
+        done += pass.claimed as u64;
+        if pass.claimed > 0 {
+            continue;
+        }
+        if drain && worker.open_jobs()? == 0 {
+            break;
+        }
+        std::thread::sleep(IDLE);
+    }
+    Ok(done)
+}

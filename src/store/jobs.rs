@@ -1,0 +1,375 @@
+//! Durable jobs: claims with leases and fencing tokens, heartbeats, completion,
+//! failure with retry or dead letter, rescue of expired leases.
+//!
+//! Every state change of a claimed job names the fence it was claimed with; a claim
+//! bumps the fence, so a worker whose lease expired (and whose job another worker then
+//! claimed) changes nothing: its write matches no row and it gets `FenceLost`.
+
+use rusqlite::{params, OptionalExtension as _, Row, TransactionBehavior};
+use serde::Serialize;
+
+use super::{Store, StoreError, StoredDocument};
+
+/// A job handed to a worker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimedJob {
+    pub job_id: u64,
+    pub run_seq: u64,
+    pub run_id: String,
+    pub artifact: String,
+    /// The run's pinned position: what the job evaluates.
+    pub position: u64,
+    /// What the delta is computed against; `None` when the artifact was never planned.
+    pub base_position: Option<u64>,
+    pub fence: u64,
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub deadline_ms: i64,
+}
+
+/// A job's result, written with its completion in one transaction.
+#[derive(Clone, Debug)]
+pub struct JobResult<'a> {
+    pub job_id: u64,
+    pub fence: u64,
+    pub artifact: &'a str,
+    pub position: u64,
+    /// `(digest, canonical JSON)` of the findings at `position`.
+    pub findings: (&'a str, &'a [u8]),
+    pub delta: &'a [u8],
+    pub now_ms: i64,
+}
+
+/// What happens to a failed attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    At(i64),
+    DeadLetter,
+}
+
+/// A job as `jobs list` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobRecord {
+    pub job_id: u64,
+    pub run_id: String,
+    pub tenant: String,
+    pub artifact: String,
+    pub state: String,
+    pub severity: String,
+    pub priority: i64,
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub not_before_ms: i64,
+    pub deadline_ms: i64,
+    pub lease_owner: Option<String>,
+    pub fence: u64,
+    pub last_error: Option<String>,
+    pub sla_breached: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("job {job_id} is no longer held with fence {fence}: its lease expired and it was taken or finished")]
+pub struct FenceLost {
+    pub job_id: u64,
+    pub fence: u64,
+}
+
+const JOB_SELECT: &str = "SELECT j.job_id, r.run_id, j.tenant, j.artifact, j.state, j.severity,
+     j.priority, j.attempt, j.max_attempts, j.not_before_ms, j.deadline_ms, j.lease_owner,
+     j.fence, j.last_error, j.sla_breached
+     FROM jobs j JOIN runs r ON r.seq = j.run_seq";
+
+fn read_job(r: &Row<'_>) -> rusqlite::Result<JobRecord> {
+    Ok(JobRecord {
+        job_id: r.get::<_, i64>(0)? as u64,
+        run_id: r.get(1)?,
+        tenant: r.get(2)?,
+        artifact: r.get(3)?,
+        state: r.get(4)?,
+        severity: r.get(5)?,
+        priority: r.get(6)?,
+        attempt: r.get(7)?,
+        max_attempts: r.get(8)?,
+        not_before_ms: r.get(9)?,
+        deadline_ms: r.get(10)?,
+        lease_owner: r.get(11)?,
+        fence: r.get::<_, i64>(12)? as u64,
+        last_error: r.get(13)?,
+        sla_breached: r.get(14)?,
+    })
+}
+
+impl Store {
+    /// Claims up to `limit` ready jobs for `owner`, nearest deadline first, then highest
+    /// priority; nothing while the queue is paused.
+    pub fn claim(
+        &mut self,
+        owner: &str,
+        limit: u32,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let claimed: Vec<ClaimedJob> = {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE jobs SET state = 'leased', lease_owner = ?1, lease_until_ms = ?2,
+                     fence = fence + 1, attempt = attempt + 1
+                 WHERE job_id IN (
+                     SELECT job_id FROM jobs
+                     WHERE state = 'queued' AND not_before_ms <= ?3
+                       AND (SELECT paused FROM queue_control WHERE id = 1) = 0
+                     ORDER BY deadline_ms, priority DESC, job_id LIMIT ?4)
+                 RETURNING job_id, run_seq, artifact, fence, attempt, max_attempts,
+                     deadline_ms, base_position,
+                     (SELECT run_id FROM runs WHERE seq = run_seq),
+                     (SELECT position FROM runs WHERE seq = run_seq)",
+            )?;
+            let rows = stmt.query_map(params![owner, now_ms + lease_ms, now_ms, limit], |r| {
+                Ok(ClaimedJob {
+                    job_id: r.get::<_, i64>(0)? as u64,
+                    run_seq: r.get::<_, i64>(1)? as u64,
+                    artifact: r.get(2)?,
+                    fence: r.get::<_, i64>(3)? as u64,
+                    attempt: r.get(4)?,
+                    max_attempts: r.get(5)?,
+                    deadline_ms: r.get(6)?,
+                    base_position: r.get::<_, Option<i64>>(7)?.map(|p| p as u64),
+                    run_id: r.get(8)?,
+                    position: r.get::<_, i64>(9)? as u64,
+                })
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        tx.commit()?;
+        let mut claimed = claimed;
+        claimed.sort_by_key(|j| (j.deadline_ms, j.job_id));
+        Ok(claimed)
+    }
+
+    /// Extends a held lease; false if the fence no longer holds.
+    pub fn heartbeat(
+        &mut self,
+        job_id: u64,
+        fence: u64,
+        until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE jobs SET lease_until_ms = ?1
+             WHERE job_id = ?2 AND fence = ?3 AND state = 'leased'",
+            params![until_ms, job_id as i64, fence as i64],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Writes a job's findings, its delta and its success in one transaction.
+    pub fn complete_job(
+        &mut self,
+        result: &JobResult<'_>,
+    ) -> Result<Result<(), FenceLost>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute(
+            "UPDATE jobs SET state = 'succeeded', finished_ms = ?1, lease_owner = NULL,
+                 lease_until_ms = NULL, sla_breached = (?1 > deadline_ms)
+             WHERE job_id = ?2 AND fence = ?3 AND state = 'leased'",
+            params![result.now_ms, result.job_id as i64, result.fence as i64],
+        )?;
+        if n == 0 {
+            return Ok(Err(FenceLost {
+                job_id: result.job_id,
+                fence: result.fence,
+            }));
+        }
+        let (digest, findings) = result.findings;
+        tx.execute(
+            "INSERT OR IGNORE INTO evaluations (artifact, position, digest, findings)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![result.artifact, result.position as i64, digest, findings],
+        )?;
+        tx.execute(
+            "INSERT OR REPLACE INTO deltas (run_seq, artifact, delta)
+             SELECT run_seq, artifact, ?2 FROM jobs WHERE job_id = ?1",
+            params![result.job_id as i64, result.delta],
+        )?;
+        tx.commit()?;
+        Ok(Ok(()))
+    }
+
+    /// Records a failed attempt: queued again at `retry`'s time, or dead-lettered.
+    pub fn fail_job(
+        &mut self,
+        job_id: u64,
+        fence: u64,
+        error: &str,
+        retry: Retry,
+        now_ms: i64,
+    ) -> Result<Result<(), FenceLost>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (state, not_before, finished) = match retry {
+            Retry::At(at) => ("queued", Some(at), None),
+            Retry::DeadLetter => ("dead", None, Some(now_ms)),
+        };
+        let n = tx.execute(
+            "UPDATE jobs SET state = ?1, not_before_ms = COALESCE(?2, not_before_ms),
+                 finished_ms = ?3, last_error = ?4, lease_owner = NULL, lease_until_ms = NULL,
+                 sla_breached = sla_breached OR (?5 > deadline_ms)
+             WHERE job_id = ?6 AND fence = ?7 AND state = 'leased'",
+            params![
+                state,
+                not_before,
+                finished,
+                error,
+                now_ms,
+                job_id as i64,
+                fence as i64
+            ],
+        )?;
+        if n == 0 {
+            return Ok(Err(FenceLost { job_id, fence }));
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO job_attempts (job_id, attempt, error, at_ms)
+             SELECT job_id, attempt, ?2, ?3 FROM jobs WHERE job_id = ?1",
+            params![job_id as i64, error, now_ms],
+        )?;
+        tx.commit()?;
+        Ok(Ok(()))
+    }
+
+    /// Returns jobs whose lease expired to the queue (or to the dead letters when that
+    /// was their last attempt); the count of jobs rescued.
+    pub fn rescue_expired(&mut self, now_ms: i64) -> Result<u64, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO job_attempts (job_id, attempt, error, at_ms)
+             SELECT job_id, attempt, 'lease expired (worker stopped or stalled)', ?1
+             FROM jobs WHERE state = 'leased' AND lease_until_ms < ?1",
+            [now_ms],
+        )?;
+        let n = tx.execute(
+            "UPDATE jobs SET
+                 state = CASE WHEN attempt >= max_attempts THEN 'dead' ELSE 'queued' END,
+                 finished_ms = CASE WHEN attempt >= max_attempts THEN ?1 END,
+                 last_error = 'lease expired (worker stopped or stalled)',
+                 lease_owner = NULL, lease_until_ms = NULL,
+                 sla_breached = sla_breached OR (?1 > deadline_ms)
+             WHERE state = 'leased' AND lease_until_ms < ?1",
+            [now_ms],
+        )?;
+        tx.commit()?;
+        Ok(n as u64)
+    }
+
+    /// Jobs still queued or leased: zero means the queue is drained.
+    pub fn open_jobs(&self) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'leased')",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    /// Jobs, optionally of one state and one run, in job order.
+    pub fn jobs(
+        &self,
+        state: Option<&str>,
+        run_id: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        let sql = format!(
+            "{JOB_SELECT} WHERE (?1 IS NULL OR j.state = ?1) AND (?2 IS NULL OR r.run_id = ?2)
+             ORDER BY j.job_id LIMIT ?3"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params![state, run_id, limit as i64], read_job)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn job(&self, job_id: u64) -> Result<Option<JobRecord>, StoreError> {
+        let sql = format!("{JOB_SELECT} WHERE j.job_id = ?1");
+        Ok(self
+            .conn
+            .query_row(&sql, [job_id as i64], read_job)
+            .optional()?)
+    }
+
+    /// Every failed attempt of a job: (attempt, error chain).
+    pub fn job_attempts(&self, job_id: u64) -> Result<Vec<(u32, String)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT attempt, error FROM job_attempts WHERE job_id = ?1 ORDER BY attempt",
+        )?;
+        let rows = stmt.query_map([job_id as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Revives a dead-lettered job with fresh attempts; its run runs again if it had
+    /// failed. False if the job is not dead.
+    pub fn retry_job(&mut self, job_id: u64, now_ms: i64) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
+            "UPDATE jobs SET state = 'queued', attempt = 0, not_before_ms = ?1,
+                 finished_ms = NULL
+             WHERE job_id = ?2 AND state = 'dead'",
+            params![now_ms, job_id as i64],
+        )?;
+        if n == 1 {
+            tx.execute(
+                "UPDATE runs SET state = 'running', finished_ms = NULL, summary = NULL,
+                     delta_digest = NULL, completion = NULL
+                 WHERE seq = (SELECT run_seq FROM jobs WHERE job_id = ?1) AND state = 'failed'",
+                [job_id as i64],
+            )?;
+        }
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    /// The findings recorded for an artifact as of a position, if a job computed them.
+    pub fn evaluation(&self, artifact: &str, position: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT findings FROM evaluations WHERE artifact = ?1 AND position = ?2",
+                params![artifact, position as i64],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The SBOM describing `artifact` as of `position` (first feed by name), if any.
+    pub fn sbom_as_of(
+        &self,
+        artifact: &str,
+        position: u64,
+    ) -> Result<Option<StoredDocument>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT feed, doc_id, format, path, subject_name, bytes FROM documents
+                 WHERE kind = 'sbom' AND doc_id = ?1 AND valid_from <= ?2
+                   AND (valid_to IS NULL OR valid_to > ?2)
+                 ORDER BY feed LIMIT 1",
+                params![artifact, position as i64],
+                |r| {
+                    Ok(StoredDocument {
+                        feed: r.get(0)?,
+                        doc_id: r.get(1)?,
+                        format: r.get(2)?,
+                        path: r.get(3)?,
+                        subject_name: r.get(4)?,
+                        bytes: r.get(5)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+}
