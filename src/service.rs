@@ -107,23 +107,37 @@ impl Scheduler {
         })
     }
 
+    pub fn paused(&self) -> Result<bool, ServiceError> {
+        Ok(self.store.paused()?)
+    }
+
     /// Jobs still queued or leased.
     pub fn open_jobs(&self) -> Result<u64, ServiceError> {
         Ok(self.store.open_jobs()?)
     }
 
     /// Starts `n` worker threads; they stop when `stop` is set, or, with `drain`, once
-    /// no job is queued or leased.
+    /// no job is queued or leased. First, the leases of this site's earlier hosts are
+    /// taken back (see [`Store::rescue_abandoned`]).
     pub fn spawn_workers(
         &self,
         n: usize,
         stop: Arc<AtomicBool>,
         drain: bool,
     ) -> Result<Workers, ServiceError> {
+        let host = format!("{}:{}:", self.site_id, std::process::id());
+        if n > 0 {
+            let mut store = self.dir.open_store().map_err(ServiceError::Open)?;
+            let site = format!("{}:", self.site_id);
+            let taken = store.rescue_abandoned(&site, &host, jobs::now_ms())?;
+            if taken > 0 {
+                tracing::warn!(jobs = taken, "took back the leases of a stopped host");
+            }
+        }
         let mut handles = Vec::with_capacity(n);
         for i in 0..n {
             let store = self.dir.open_store().map_err(ServiceError::Open)?;
-            let owner = format!("{}:{}:w{i}", self.site_id, std::process::id());
+            let owner = format!("{host}w{i}");
             let worker = Worker::new(store, owner, self.policies.clone(), self.vex.clone());
             let stop = stop.clone();
             handles.push(std::thread::spawn(move || work(worker, &stop, drain)));
@@ -159,7 +173,8 @@ fn work(mut worker: Worker, stop: &AtomicBool, drain: bool) -> Result<u64, Servi
         if pass.claimed > 0 {
             continue;
         }
-        if drain && worker.open_jobs()? == 0 {
+        // A paused queue hands out nothing: draining it would wait forever.
+        if drain && (worker.open_jobs()? == 0 || worker.paused()?) {
             break;
         }
         std::thread::sleep(IDLE);

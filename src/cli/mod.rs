@@ -9,14 +9,23 @@ mod bundle_create;
 mod bundle_inspect;
 mod bundle_verify;
 mod data_dir_args;
+mod export;
 mod findings;
 mod impact;
 mod ingest;
 mod init;
+mod jobs_list;
+mod jobs_retry;
 mod keys_generate;
 mod limits_args;
 mod output;
+mod queue_pause;
+mod recheck;
 mod run;
+mod runs_cancel;
+mod runs_list;
+mod runs_retry;
+mod runs_show;
 mod status;
 mod trust_add;
 mod trust_list;
@@ -52,6 +61,19 @@ enum Command {
     Findings(findings::Args),
     /// The artifacts a window or a selector impacts, with reasons (no run is created).
     Impact(impact::Args),
+    /// Runs: list, show, cancel, retry.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Create a run over what a selector names (all, an artifact, a purl, a vulnerability).
+    Recheck(recheck::Args),
+    /// Jobs: list, retry a dead-lettered one.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Pause or resume job claims.
+    #[command(subcommand)]
+    Queue(QueueCommand),
+    /// Write a completion bundle of the runs finished since the last export.
+    Export(export::Args),
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -61,6 +83,34 @@ enum Command {
     /// Create, verify and inspect bundles (format v1).
     #[command(subcommand)]
     Bundle(BundleCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RunsCommand {
+    /// Runs, newest first.
+    List(runs_list::Args),
+    /// One run: jobs, impact set, summary, completion event.
+    Show(runs_show::Args),
+    /// Cancel a run and its open jobs.
+    Cancel(runs_cancel::Args),
+    /// Queue a failed run's dead-lettered jobs again.
+    Retry(runs_retry::Args),
+}
+
+#[derive(Debug, Subcommand)]
+enum JobsCommand {
+    /// Jobs by state and run.
+    List(jobs_list::Args),
+    /// Revive a dead-lettered job.
+    Retry(jobs_retry::Args),
+}
+
+#[derive(Debug, Subcommand)]
+enum QueueCommand {
+    /// Stop claims (running jobs finish).
+    Pause(queue_pause::Args),
+    /// Restart claims.
+    Resume(queue_pause::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +146,16 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Status(args) => status::run(args),
         Command::Findings(args) => findings::run(args),
         Command::Impact(args) => impact::run(args),
+        Command::Runs(RunsCommand::List(args)) => runs_list::run(args),
+        Command::Runs(RunsCommand::Show(args)) => runs_show::run(args),
+        Command::Runs(RunsCommand::Cancel(args)) => runs_cancel::run(args),
+        Command::Runs(RunsCommand::Retry(args)) => runs_retry::run(args),
+        Command::Recheck(args) => recheck::run(args),
+        Command::Jobs(JobsCommand::List(args)) => jobs_list::run(args),
+        Command::Jobs(JobsCommand::Retry(args)) => jobs_retry::run(args),
+        Command::Queue(QueueCommand::Pause(args)) => queue_pause::run(args, true),
+        Command::Queue(QueueCommand::Resume(args)) => queue_pause::run(args, false),
+        Command::Export(args) => export::run(args),
         Command::Keys(KeysCommand::Generate(args)) => keys_generate::run(args),
         Command::Trust(TrustCommand::Add(args)) => trust_add::run(args),
         Command::Trust(TrustCommand::List(args)) => trust_list::run(args),

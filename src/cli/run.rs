@@ -125,7 +125,11 @@ fn schedule(
     if planned > 0 {
         tracing::info!(planned, "runs planned");
     }
-    if args.once && scheduler.open_jobs().map_err(CliError::usage)? > 0 {
+    let paused = scheduler.paused().map_err(CliError::usage)?;
+    if paused && args.once {
+        tracing::warn!("the job queue is paused: --once leaves queued jobs for later");
+    }
+    if args.once && !paused && scheduler.open_jobs().map_err(CliError::usage)? > 0 {
         let stop = Arc::new(AtomicBool::new(shutdown.load(Ordering::SeqCst)));
         let workers = scheduler
             .spawn_workers(args.workers.max(1), stop, true)

@@ -61,6 +61,11 @@ impl Worker {
         Ok(self.store.open_jobs()?)
     }
 
+    /// Whether the queue is paused.
+    pub fn paused(&self) -> Result<bool, JobsError> {
+        Ok(self.store.paused()?)
+    }
+
     /// Rescues expired leases, claims up to `batch` jobs and runs them.
     pub fn pass(&mut self, batch: u32) -> Result<Pass, JobsError> {
         self.store.rescue_expired(now_ms())?;

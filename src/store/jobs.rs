@@ -245,24 +245,60 @@ impl Store {
     /// Returns jobs whose lease expired to the queue (or to the dead letters when that
     /// was their last attempt); the count of jobs rescued.
     pub fn rescue_expired(&mut self, now_ms: i64) -> Result<u64, StoreError> {
+        self.take_back(
+            "lease_until_ms < ?1",
+            params![now_ms, "lease expired (worker stopped or stalled)"],
+        )
+    }
+
+    /// Takes back, whatever their lease time, the jobs leased by owners whose name starts
+    /// with `prefix` but not with `keep`, as [`Store::rescue_expired`] takes back expired
+    /// ones; the count of jobs taken back.
+    ///
+    /// A host starting its workers calls it for its site's earlier hosts: a crash leaves
+    /// their leases behind, and waiting for them to expire would hold those jobs a whole
+    /// lease. Should such an owner still be alive, fencing keeps this safe: its late
+    /// result is refused, and only its work is lost.
+    pub fn rescue_abandoned(
+        &mut self,
+        prefix: &str,
+        keep: &str,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        self.take_back(
+            "substr(lease_owner, 1, length(?3)) = ?3 AND substr(lease_owner, 1, length(?4)) <> ?4",
+            params![now_ms, "lease abandoned (its host stopped)", prefix, keep],
+        )
+    }
+
+    /// Records a failed attempt for every leased job that `filter` picks and returns it
+    /// to the queue, or to the dead letters on its last attempt. In `filter` and `args`,
+    /// `?1` is the time and `?2` the error recorded.
+    fn take_back(
+        &mut self,
+        filter: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<u64, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
-            "INSERT OR REPLACE INTO job_attempts (job_id, attempt, error, at_ms)
-             SELECT job_id, attempt, 'lease expired (worker stopped or stalled)', ?1
-             FROM jobs WHERE state = 'leased' AND lease_until_ms < ?1",
-            [now_ms],
+            &format!(
+                "INSERT OR REPLACE INTO job_attempts (job_id, attempt, error, at_ms)
+                 SELECT job_id, attempt, ?2, ?1 FROM jobs WHERE state = 'leased' AND {filter}"
+            ),
+            args,
         )?;
         let n = tx.execute(
-            "UPDATE jobs SET
-                 state = CASE WHEN attempt >= max_attempts THEN 'dead' ELSE 'queued' END,
-                 finished_ms = CASE WHEN attempt >= max_attempts THEN ?1 END,
-                 last_error = 'lease expired (worker stopped or stalled)',
-                 lease_owner = NULL, lease_until_ms = NULL,
-                 sla_breached = sla_breached OR (?1 > deadline_ms)
-             WHERE state = 'leased' AND lease_until_ms < ?1",
-            [now_ms],
+            &format!(
+                "UPDATE jobs SET
+                     state = CASE WHEN attempt >= max_attempts THEN 'dead' ELSE 'queued' END,
+                     finished_ms = CASE WHEN attempt >= max_attempts THEN ?1 END,
+                     last_error = ?2, lease_owner = NULL, lease_until_ms = NULL,
+                     sla_breached = sla_breached OR (?1 > deadline_ms)
+                 WHERE state = 'leased' AND {filter}"
+            ),
+            args,
         )?;
         tx.commit()?;
         Ok(n as u64)

@@ -310,7 +310,8 @@ impl Store {
     }
 
     /// Revives a failed run: its dead-lettered jobs are queued again with fresh attempts.
-    pub fn retry_run(&mut self, run_id: &str, now_ms: i64) -> Result<u64, StoreError> {
+    /// `None` when the run is not failed.
+    pub fn retry_run(&mut self, run_id: &str, now_ms: i64) -> Result<Option<u64>, StoreError> {
         let tx = self.conn.transaction()?;
         let n = tx.execute(
             "UPDATE runs SET state = 'running', finished_ms = NULL, summary = NULL,
@@ -319,16 +320,16 @@ impl Store {
             [run_id],
         )?;
         let revived = match n {
-            0 => 0,
-            _ => tx.execute(
+            0 => None,
+            _ => Some(tx.execute(
                 "UPDATE jobs SET state = 'queued', attempt = 0, not_before_ms = ?1,
                      finished_ms = NULL
                  WHERE run_seq = (SELECT seq FROM runs WHERE run_id = ?2) AND state = 'dead'",
                 params![now_ms, run_id],
-            )?,
+            )? as u64),
         };
         tx.commit()?;
-        Ok(revived as u64)
+        Ok(revived)
     }
 
     /// The deltas of a run's jobs, by artifact.
