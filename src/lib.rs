@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod matching;
 pub mod model;
+pub mod offline_kit;
 pub mod service;
 pub mod store;
 pub mod telemetry;

@@ -4,7 +4,8 @@
 //! bundle exported there.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -18,8 +19,9 @@ use crate::store::{Store, StoreError};
 
 /// Jobs a worker claims at a time.
 pub const CLAIM_BATCH: u32 = 16;
-/// How long an idle worker sleeps before looking again.
-const IDLE: Duration = Duration::from_millis(100);
+/// How long an idle worker sleeps, unless woken, before looking again (for jobs whose
+/// backoff ended, or that another process queued).
+const IDLE: Duration = Duration::from_millis(200);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -119,11 +121,15 @@ impl Scheduler {
     /// Starts `n` worker threads; they stop when `stop` is set, or, with `drain`, once
     /// no job is queued or leased. First, the leases of this site's earlier hosts are
     /// taken back (see [`Store::rescue_abandoned`]).
+    ///
+    /// Idle workers sleep until [`Workers::wake`] or a short poll; after a pass that
+    /// finished jobs, a worker sends on `progress` so the host can finish runs at once.
     pub fn spawn_workers(
         &self,
         n: usize,
         stop: Arc<AtomicBool>,
         drain: bool,
+        progress: Option<Sender<()>>,
     ) -> Result<Workers, ServiceError> {
         let host = format!("{}:{}:", self.site_id, std::process::id());
         if n > 0 {
@@ -134,15 +140,21 @@ impl Scheduler {
                 tracing::warn!(jobs = taken, "took back the leases of a stopped host");
             }
         }
+        let bell = Arc::new(Bell::default());
         let mut handles = Vec::with_capacity(n);
         for i in 0..n {
             let store = self.dir.open_store().map_err(ServiceError::Open)?;
             let owner = format!("{host}w{i}");
             let worker = Worker::new(store, owner, self.policies.clone(), self.vex.clone());
-            let stop = stop.clone();
-            handles.push(std::thread::spawn(move || work(worker, &stop, drain)));
+            let host = Host {
+                stop: stop.clone(),
+                bell: bell.clone(),
+                progress: progress.clone(),
+                drain,
+            };
+            handles.push(std::thread::spawn(move || work(worker, &host)));
         }
-        Ok(Workers { handles })
+        Ok(Workers { handles, bell })
     }
 }
 
@@ -150,9 +162,50 @@ impl Scheduler {
 #[derive(Debug)]
 pub struct Workers {
     handles: Vec<JoinHandle<Result<u64, ServiceError>>>,
+    bell: Arc<Bell>,
+}
+
+/// What a worker thread shares with its host.
+#[derive(Debug)]
+struct Host {
+    stop: Arc<AtomicBool>,
+    bell: Arc<Bell>,
+    progress: Option<Sender<()>>,
+    drain: bool,
+}
+
+/// Wakes idle workers early: a counter and a condition variable.
+#[derive(Debug, Default)]
+struct Bell {
+    rung: Mutex<u64>,
+    ring: Condvar,
+}
+
+impl Bell {
+    fn ring(&self) {
+        if let Ok(mut rung) = self.rung.lock() {
+            *rung += 1;
+            self.ring.notify_all();
+        }
+    }
+
+    /// Sleeps until rung or `timeout`; a poisoned lock just sleeps.
+    fn wait(&self, timeout: Duration) {
+        let Ok(rung) = self.rung.lock() else {
+            std::thread::sleep(timeout);
+            return;
+        };
+        let seen = *rung;
+        let _ = self.ring.wait_timeout_while(rung, timeout, |r| *r == seen);
+    }
 }
 
 impl Workers {
+    /// Tells idle workers that jobs were queued.
+    pub fn wake(&self) {
+        self.bell.ring();
+    }
+
     /// Waits for every worker; the jobs they ran.
     pub fn join(self) -> Result<u64, ServiceError> {
         let mut total = 0;
@@ -165,19 +218,22 @@ impl Workers {
     }
 }
 
-fn work(mut worker: Worker, stop: &AtomicBool, drain: bool) -> Result<u64, ServiceError> {
+fn work(mut worker: Worker, host: &Host) -> Result<u64, ServiceError> {
     let mut done = 0u64;
-    while !stop.load(Ordering::SeqCst) {
+    while !host.stop.load(Ordering::SeqCst) {
         let pass = worker.pass(CLAIM_BATCH)?;
         done += pass.claimed as u64;
         if pass.claimed > 0 {
+            if let Some(progress) = &host.progress {
+                let _ = progress.send(());
+            }
             continue;
         }
         // A paused queue hands out nothing: draining it would wait forever.
-        if drain && (worker.open_jobs()? == 0 || worker.paused()?) {
+        if host.drain && (worker.open_jobs()? == 0 || worker.paused()?) {
             break;
         }
-        std::thread::sleep(IDLE);
+        host.bell.wait(IDLE);
     }
     Ok(done)
 }

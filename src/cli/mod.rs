@@ -18,6 +18,8 @@ mod jobs_list;
 mod jobs_retry;
 mod keys_generate;
 mod limits_args;
+mod offline_kit_export;
+mod offline_kit_import;
 mod output;
 mod queue_pause;
 mod recheck;
@@ -83,6 +85,9 @@ enum Command {
     /// Create, verify and inspect bundles (format v1).
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Move a site's whole state as one signed bundle (docs/offline-kit.md).
+    #[command(subcommand)]
+    OfflineKit(OfflineKitCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,6 +142,15 @@ enum BundleCommand {
     Inspect(bundle_inspect::Args),
 }
 
+#[derive(Debug, Subcommand)]
+enum OfflineKitCommand {
+    /// Write every current document, the feed heads, the trust file and the site public
+    /// key as one kit signed by the site key.
+    Export(offline_kit_export::Args),
+    /// Verify a kit with the exporting site's key and replace this site's state with it.
+    Import(offline_kit_import::Args),
+}
+
 /// Runs the command and turns its outcome into the documented exit code.
 pub fn main(cli: Cli) -> ExitCode {
     let result = match cli.command {
@@ -162,6 +176,8 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Bundle(BundleCommand::Create(args)) => bundle_create::run(args),
         Command::Bundle(BundleCommand::Verify(args)) => bundle_verify::run(args),
         Command::Bundle(BundleCommand::Inspect(args)) => bundle_inspect::run(args),
+        Command::OfflineKit(OfflineKitCommand::Export(args)) => offline_kit_export::run(args),
+        Command::OfflineKit(OfflineKitCommand::Import(args)) => offline_kit_import::run(args),
     };
     match result {
         Ok(()) => ExitCode::from(Exit::Ok as u8),

@@ -19,7 +19,7 @@ use super::data_dir_args::{ApplyArgs, DataDirArgs, Site};
 use super::output::{self, CliError, Exit};
 use crate::ingest::inbox::{self, Settler};
 use crate::ingest::Outcome;
-use crate::service::{Scheduler, Step};
+use crate::service::{Scheduler, Step, Workers};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -57,6 +57,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let watched = args.inbox.clone().unwrap_or_else(|| dir.inbox());
     let shutdown = shutdown_flag().map_err(CliError::usage)?;
     let (wake_tx, wake) = mpsc::channel();
+    let progress = wake_tx.clone();
     let mut watcher = notify::recommended_watcher(move |_| {
         let _ = wake_tx.send(());
     })
@@ -82,14 +83,14 @@ pub fn run(args: Args) -> Result<(), CliError> {
         true => None,
         false => Some(
             scheduler
-                .spawn_workers(args.workers, shutdown.clone(), false)
+                .spawn_workers(args.workers, shutdown.clone(), false, Some(progress))
                 .map_err(CliError::usage)?,
         ),
     };
     loop {
         let ready = take_ready(&mut settler, &watched, &dir.inbox()).map_err(CliError::usage)?;
         ingestor.drain(ready, &mut emit).map_err(CliError::usage)?;
-        schedule(&mut scheduler, &args, &shutdown)?;
+        schedule(&mut scheduler, &args, &shutdown, workers.as_ref())?;
         let waiting = !inbox::bundles_in(&watched)
             .map_err(CliError::usage)?
             .is_empty();
@@ -120,10 +121,12 @@ fn schedule(
     scheduler: &mut Scheduler,
     args: &Args,
     shutdown: &Arc<AtomicBool>,
+    hosted: Option<&Workers>,
 ) -> Result<(), CliError> {
     let planned = scheduler.plan().map_err(CliError::usage)?;
     if planned > 0 {
         tracing::info!(planned, "runs planned");
+        hosted.inspect(|w| w.wake());
     }
     let paused = scheduler.paused().map_err(CliError::usage)?;
     if paused && args.once {
@@ -132,7 +135,7 @@ fn schedule(
     if args.once && !paused && scheduler.open_jobs().map_err(CliError::usage)? > 0 {
         let stop = Arc::new(AtomicBool::new(shutdown.load(Ordering::SeqCst)));
         let workers = scheduler
-            .spawn_workers(args.workers.max(1), stop, true)
+            .spawn_workers(args.workers.max(1), stop, true, None)
             .map_err(CliError::usage)?;
         let done = workers.join().map_err(CliError::usage)?;
         tracing::info!(jobs = done, "jobs run");

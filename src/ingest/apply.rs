@@ -268,7 +268,9 @@ fn parse_member((entry, bytes): Member) -> Result<Parsed, LoadFault> {
     })
 }
 
-fn component_rows(sbom: &crate::model::Sbom) -> Vec<ComponentRow> {
+/// An SBOM's rows of the impact index: one per package key of each component. Ingest
+/// and offline-kit import both index SBOMs through it.
+pub(crate) fn component_rows(sbom: &crate::model::Sbom) -> Vec<ComponentRow> {
     let rows = sbom.components.iter().flat_map(|c| {
         let version = c.version.clone();
         component_keys(c)

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub(crate) use apply::component_rows;
 pub use datadir::{Config, DataDir, DataDirError, InitOptions, Initialized};
 pub use placement::reason_path;
 

@@ -66,7 +66,10 @@ impl Worker {
         Ok(self.store.paused()?)
     }
 
-    /// Rescues expired leases, claims up to `batch` jobs and runs them.
+    /// Rescues expired leases, claims up to `batch` jobs and runs them. Failures are
+    /// recorded as they happen; successes are written together in one transaction at
+    /// the end (each job's result with its completion, fenced one by one). Leases are
+    /// extended when half of one has gone by.
     pub fn pass(&mut self, batch: u32) -> Result<Pass, JobsError> {
         self.store.rescue_expired(now_ms())?;
         let claimed = self.store.claim(&self.owner, batch, now_ms(), LEASE_MS)?;
@@ -74,67 +77,73 @@ impl Worker {
             claimed: claimed.len(),
             ..Pass::default()
         };
+        let mut renewed = now_ms();
+        let mut done: Vec<Done> = Vec::with_capacity(claimed.len());
         for (i, job) in claimed.iter().enumerate() {
-            let outcome = self.execute(job)?;
-            match outcome {
-                Executed::Succeeded => pass.succeeded += 1,
-                Executed::Failed => pass.failed += 1,
-                Executed::FencedOut => pass.fenced_out += 1,
+            match self.run_one(job)? {
+                Some(result) => done.push(result),
+                None => pass.failed += 1,
             }
-            for rest in &claimed[i + 1..] {
-                self.store
-                    .heartbeat(rest.job_id, rest.fence, now_ms() + LEASE_MS)?;
+            if now_ms() - renewed > LEASE_MS / 2 {
+                renewed = now_ms();
+                let open: Vec<(u64, u64)> = claimed[i + 1..]
+                    .iter()
+                    .chain(done.iter().map(|d| &d.job))
+                    .map(|j| (j.job_id, j.fence))
+                    .collect();
+                self.store.heartbeat_many(&open, renewed + LEASE_MS)?;
+            }
+        }
+        let now = now_ms();
+        let results: Vec<JobResult<'_>> = done.iter().map(|d| d.result(now)).collect();
+        for outcome in self.store.complete_jobs(&results)? {
+            match outcome {
+                Ok(()) => pass.succeeded += 1,
+                Err(lost) => {
+                    tracing::warn!(%lost, "result dropped");
+                    pass.fenced_out += 1;
+                }
             }
         }
         Ok(pass)
     }
 
-    fn execute(&mut self, job: &ClaimedJob) -> Result<Executed, JobsError> {
+    /// Evaluates one job: its result, or `None` after recording the failure.
+    fn run_one(&mut self, job: &ClaimedJob) -> Result<Option<Done>, JobsError> {
         let _span = tracing::info_span!("job", job_id = job.job_id, run_id = %job.run_id).entered();
-        match self.evaluate(job) {
+        let err = match self.evaluate(job) {
             Ok((findings, delta)) => {
-                let bytes = crate::canonical::to_vec(&findings).map_err(JobsError::Encode)?;
-                let digest = format!("sha256:{}", hex::encode(sha2_digest(&bytes)));
+                let findings = crate::canonical::to_vec(&findings).map_err(JobsError::Encode)?;
+                let digest = format!("sha256:{}", hex::encode(sha2_digest(&findings)));
                 let delta = crate::canonical::to_vec(&delta).map_err(JobsError::Encode)?;
-                let result = JobResult {
-                    job_id: job.job_id,
-                    fence: job.fence,
-                    artifact: &job.artifact,
-                    position: job.position,
-                    findings: (&digest, &bytes),
-                    delta: &delta,
-                    now_ms: now_ms(),
-                };
-                match self.store.complete_job(&result)? {
-                    Ok(()) => Ok(Executed::Succeeded),
-                    Err(lost) => {
-                        tracing::warn!(%lost, "result dropped");
-                        Ok(Executed::FencedOut)
-                    }
-                }
+                return Ok(Some(Done {
+                    job: job.clone(),
+                    findings,
+                    digest,
+                    delta,
+                }));
             }
-            Err(err) => {
-                let chain = crate::bundle::error_chain(&err);
-                let now = now_ms();
-                let retry = match self.policies.retry.next_attempt(
-                    job.job_id,
-                    job.attempt,
-                    now,
-                    job.deadline_ms,
-                ) {
-                    Some(at) => Retry::At(at),
-                    None => Retry::DeadLetter,
-                };
-                tracing::warn!(error = %chain, ?retry, "job failed");
-                match self
-                    .store
-                    .fail_job(job.job_id, job.fence, &chain, retry, now)?
-                {
-                    Ok(()) => Ok(Executed::Failed),
-                    Err(_) => Ok(Executed::FencedOut),
-                }
-            }
+            Err(err) => err,
+        };
+        let chain = crate::bundle::error_chain(&err);
+        let now = now_ms();
+        let retry =
+            match self
+                .policies
+                .retry
+                .next_attempt(job.job_id, job.attempt, now, job.deadline_ms)
+            {
+                Some(at) => Retry::At(at),
+                None => Retry::DeadLetter,
+            };
+        tracing::warn!(error = %chain, ?retry, "job failed");
+        if let Err(lost) = self
+            .store
+            .fail_job(job.job_id, job.fence, &chain, retry, now)?
+        {
+            tracing::warn!(%lost, "failure not recorded");
         }
+        Ok(None)
     }
 
     /// The findings at the job's position and their delta against its base position.
@@ -186,10 +195,26 @@ impl Worker {
     }
 }
 
-enum Executed {
-    Succeeded,
-    Failed,
-    FencedOut,
+/// An evaluated job waiting for its batch's commit.
+struct Done {
+    job: ClaimedJob,
+    findings: Vec<u8>,
+    digest: String,
+    delta: Vec<u8>,
+}
+
+impl Done {
+    fn result(&self, now_ms: i64) -> JobResult<'_> {
+        JobResult {
+            job_id: self.job.job_id,
+            fence: self.job.fence,
+            artifact: &self.job.artifact,
+            position: self.job.position,
+            findings: (&self.digest, &self.findings),
+            delta: &self.delta,
+            now_ms,
+        }
+    }
 }
 
 fn sha2_digest(bytes: &[u8]) -> [u8; 32] {

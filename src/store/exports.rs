@@ -90,3 +90,53 @@ impl Store {
         Ok(())
     }
 }
+
+/// One recorded export, as an offline-kit import carries it over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportRecord {
+    pub sequence: u64,
+    pub bundle_id: String,
+    pub file: String,
+    pub runs: u64,
+    pub created_at: String,
+}
+
+impl Store {
+    /// Every recorded export, in sequence order.
+    pub fn exports(&self) -> Result<Vec<ExportRecord>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT sequence, bundle_id, file, runs, created_at FROM exports ORDER BY sequence",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ExportRecord {
+                sequence: r.get::<_, i64>(0)? as u64,
+                bundle_id: r.get(1)?,
+                file: r.get(2)?,
+                runs: r.get::<_, i64>(3)? as u64,
+                created_at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records exports made by an earlier store of this site, so that the site feed's
+    /// chain continues where it stood (an offline-kit import replaces the store).
+    pub fn restore_exports(&mut self, exports: &[ExportRecord]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for e in exports {
+            tx.execute(
+                "INSERT INTO exports (sequence, bundle_id, file, runs, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    e.sequence as i64,
+                    e.bundle_id,
+                    e.file,
+                    e.runs as i64,
+                    e.created_at
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}

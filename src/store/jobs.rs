@@ -169,34 +169,82 @@ impl Store {
         &mut self,
         result: &JobResult<'_>,
     ) -> Result<Result<(), FenceLost>, StoreError> {
+        let mut outcomes = self.complete_jobs(std::slice::from_ref(result))?;
+        Ok(outcomes.pop().unwrap_or(Ok(())))
+    }
+
+    /// Writes several jobs' results in one transaction: for each, its findings, its
+    /// delta and its success, or nothing of it when its fence moved (that job's entry
+    /// is `Err(FenceLost)`; the others still commit).
+    pub fn complete_jobs(
+        &mut self,
+        results: &[JobResult<'_>],
+    ) -> Result<Vec<Result<(), FenceLost>>, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let n = tx.execute(
-            "UPDATE jobs SET state = 'succeeded', finished_ms = ?1, lease_owner = NULL,
-                 lease_until_ms = NULL, sla_breached = (?1 > deadline_ms)
-             WHERE job_id = ?2 AND fence = ?3 AND state = 'leased'",
-            params![result.now_ms, result.job_id as i64, result.fence as i64],
-        )?;
-        if n == 0 {
-            return Ok(Err(FenceLost {
-                job_id: result.job_id,
-                fence: result.fence,
-            }));
+        let mut outcomes = Vec::with_capacity(results.len());
+        {
+            let mut succeed = tx.prepare_cached(
+                "UPDATE jobs SET state = 'succeeded', finished_ms = ?1, lease_owner = NULL,
+                     lease_until_ms = NULL, sla_breached = (?1 > deadline_ms)
+                 WHERE job_id = ?2 AND fence = ?3 AND state = 'leased'",
+            )?;
+            let mut evaluation = tx.prepare_cached(
+                "INSERT OR IGNORE INTO evaluations (artifact, position, digest, findings)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut delta = tx.prepare_cached(
+                "INSERT OR REPLACE INTO deltas (run_seq, artifact, delta)
+                 SELECT run_seq, artifact, ?2 FROM jobs WHERE job_id = ?1",
+            )?;
+            for result in results {
+                let n = succeed.execute(params![
+                    result.now_ms,
+                    result.job_id as i64,
+                    result.fence as i64
+                ])?;
+                if n == 0 {
+                    outcomes.push(Err(FenceLost {
+                        job_id: result.job_id,
+                        fence: result.fence,
+                    }));
+                    continue;
+                }
+                let (digest, findings) = result.findings;
+                evaluation.execute(params![
+                    result.artifact,
+                    result.position as i64,
+                    digest,
+                    findings
+                ])?;
+                delta.execute(params![result.job_id as i64, result.delta])?;
+                outcomes.push(Ok(()));
+            }
         }
-        let (digest, findings) = result.findings;
-        tx.execute(
-            "INSERT OR IGNORE INTO evaluations (artifact, position, digest, findings)
-             VALUES (?1, ?2, ?3, ?4)",
-            params![result.artifact, result.position as i64, digest, findings],
-        )?;
-        tx.execute(
-            "INSERT OR REPLACE INTO deltas (run_seq, artifact, delta)
-             SELECT run_seq, artifact, ?2 FROM jobs WHERE job_id = ?1",
-            params![result.job_id as i64, result.delta],
-        )?;
         tx.commit()?;
-        Ok(Ok(()))
+        Ok(outcomes)
+    }
+
+    /// Extends several held leases in one transaction; how many still held.
+    pub fn heartbeat_many(
+        &mut self,
+        jobs: &[(u64, u64)],
+        until_ms: i64,
+    ) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut held = 0;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE jobs SET lease_until_ms = ?1
+                 WHERE job_id = ?2 AND fence = ?3 AND state = 'leased'",
+            )?;
+            for (job_id, fence) in jobs {
+                held += stmt.execute(params![until_ms, *job_id as i64, *fence as i64])?;
+            }
+        }
+        tx.commit()?;
+        Ok(held)
     }
 
     /// Records a failed attempt: queued again at `retry`'s time, or dead-lettered.

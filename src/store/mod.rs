@@ -7,11 +7,12 @@
 mod exports;
 mod impact;
 mod jobs;
+pub mod kit;
 mod migrate;
 mod runs;
 mod sqlite;
 
-pub use exports::{ExportHead, NewExport, Unexported};
+pub use exports::{ExportHead, ExportRecord, NewExport, Unexported};
 pub use impact::{ArtifactComponent, ArtifactRef, Side};
 pub use jobs::{ClaimedJob, FenceLost, JobRecord, JobResult, Retry};
 pub use runs::{JobCounts, NewJob, NewRun, RunOutcome, RunOutput, RunRecord};
