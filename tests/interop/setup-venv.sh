@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Makes the Python virtual environment the interop tests (tests/interop.rs) run their scripts in.
+# Makes the Python virtual environment the interop tests (tests/interop.rs,
+# tests/interop_completion.rs) run their scripts in.
 #
 # usage: tests/interop/setup-venv.sh [VENV_DIR]      default VENV_DIR: target/interop-venv
 #
