@@ -28,7 +28,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let set = match (&args.window, &args.selector) {
         (Some(position), _) => impact::window(&store, *position).map_err(CliError::usage)?,
         (None, Some(text)) => {
-            let selector = Selector::parse(text).map_err(CliError::usage)?;
+            let selector = Selector::parse(text).map_err(CliError::refused)?;
             let latest = store.position().map_err(CliError::usage)?;
             let position = args.as_of.unwrap_or(latest);
             impact::select(&store, &selector, position).map_err(CliError::usage)?
