@@ -17,6 +17,9 @@ use crate::ingest::DataDir;
 use crate::jobs::{self, Finisher, JobsError, Policies, Worker};
 use crate::store::{Store, StoreError};
 
+/// How much of the store the scheduler's connections map instead of copying pages.
+pub const READ_MAP_BYTES: i64 = 1 << 30;
+
 /// Jobs a worker claims at a time.
 pub const CLAIM_BATCH: u32 = 16;
 /// How long an idle worker sleeps, unless woken, before looking again (for jobs whose
@@ -67,6 +70,7 @@ impl Scheduler {
         auto_export: bool,
     ) -> Result<Self, ServiceError> {
         let store = dir.open_store().map_err(ServiceError::Open)?;
+        store.map_for_reading(READ_MAP_BYTES)?;
         Ok(Self {
             dir,
             store,
@@ -144,6 +148,7 @@ impl Scheduler {
         let mut handles = Vec::with_capacity(n);
         for i in 0..n {
             let store = self.dir.open_store().map_err(ServiceError::Open)?;
+            store.map_for_reading(READ_MAP_BYTES)?;
             let owner = format!("{host}w{i}");
             let worker = Worker::new(store, owner, self.policies.clone(), self.vex.clone());
             let host = Host {

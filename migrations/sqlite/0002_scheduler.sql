@@ -5,17 +5,24 @@
 -- Which components each SBOM version lists, keyed by package so that an advisory finds
 -- the artifacts that ship its package. Rows share the span of their SBOM version
 -- (documents.valid_from / valid_to), so the index reads "as of a position" like the rest.
+-- One row per package key a component is looked up by (its own, and for distribution
+-- packages its source package), with the version and release that lookup compares.
+-- Clustered by package: an advisory's lookup is one range scan, no row fetches.
 CREATE TABLE sbom_components (
-    feed        TEXT    NOT NULL,
+    package     TEXT    NOT NULL,   -- matching::PackageKey::text(): type/namespace/name
     artifact    TEXT    NOT NULL,   -- the SBOM's doc_id: sha256:<hex>
+    purl        TEXT    NOT NULL,   -- the component's purl, as written
+    feed        TEXT    NOT NULL,
     valid_from  INTEGER NOT NULL REFERENCES changelog (position),
     valid_to    INTEGER,
-    package     TEXT    NOT NULL,   -- matching::PackageKey::text(): type/namespace/name
-    version     TEXT,
-    purl        TEXT    NOT NULL
-);
-CREATE INDEX sbom_components_package ON sbom_components (package, valid_from);
+    version     TEXT,               -- the version this lookup compares (epoch, upstream applied)
+    release     TEXT,               -- the distribution release of a `distro` qualifier
+    PRIMARY KEY (package, artifact, purl, feed, valid_from)
+) WITHOUT ROWID;
 CREATE INDEX sbom_components_artifact ON sbom_components (feed, artifact, valid_to);
+
+-- SBOM subjects by artifact, without touching the documents' bytes.
+CREATE INDEX documents_subjects ON documents (kind, doc_id, feed, valid_from, valid_to, subject_name);
 
 -- Versions closed at a position: what a window's "old" side reads.
 CREATE INDEX documents_closed ON documents (kind, valid_to) WHERE valid_to IS NOT NULL;

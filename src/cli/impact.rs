@@ -25,6 +25,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<(), CliError> {
     let store = args.data_dir.dir().open_store().map_err(CliError::usage)?;
+    store
+        .map_for_reading(crate::service::READ_MAP_BYTES)
+        .map_err(CliError::usage)?;
     let set = match (&args.window, &args.selector) {
         (Some(position), _) => impact::window(&store, *position).map_err(CliError::usage)?,
         (None, Some(text)) => {

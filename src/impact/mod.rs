@@ -28,7 +28,8 @@ pub use selector::{select, Selector, SelectorError};
 pub use severity::Level;
 pub use window::window;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -37,13 +38,16 @@ use crate::findings::FindingsError;
 use crate::store::StoreError;
 
 /// The artifacts a window or a selector touches, as of `position`.
+///
+/// Fields are declared in the order of their JSON names, so plain `serde_json` output is
+/// already canonical (sorted keys); a test holds this against `canonical::to_vec`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImpactSet {
-    pub position: u64,
     pub artifacts: Vec<Impacted>,
-    /// `sha256:<hex>` over the canonical JSON of `{position, artifacts}`.
+    /// `sha256:<hex>` over the canonical JSON of `{artifacts, position}`.
     pub digest: String,
+    pub position: u64,
 }
 
 /// One impacted artifact and why.
@@ -54,26 +58,45 @@ pub struct Impacted {
     /// The SBOM subject's name, when one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    pub reasons: Vec<Reason>,
     /// The strongest severity among the reasons: what the job's SLA follows.
     pub severity: Level,
-    pub reasons: Vec<Reason>,
 }
 
 /// One cause of an artifact's impact.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Reason {
-    /// `advisory`, `vex`, `sbom` or `selector`.
-    pub kind: String,
-    pub feed: String,
-    /// The document id (an advisory id, a VEX document key, an artifact digest), or the
-    /// selector's canonical JSON.
-    pub id: String,
-    /// `added`, `changed`, `withdrawn` or `selected`.
-    pub change: String,
+    pub change: Change,
     /// The component that made the artifact match, when a package did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub component: Option<String>,
+    /// Empty for a selector.
+    pub feed: Arc<str>,
+    /// The document id (an advisory id, a VEX document key, an artifact digest), or the
+    /// selector's canonical JSON.
+    pub id: Arc<str>,
+    pub kind: ReasonKind,
+}
+
+/// What kind of change (or request) a reason is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReasonKind {
+    Advisory,
+    Vex,
+    Sbom,
+    Selector,
+}
+
+/// How the document behind a reason changed at the window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    Added,
+    Changed,
+    Withdrawn,
+    Selected,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,52 +113,84 @@ pub enum ImpactError {
     Store(#[from] StoreError),
 }
 
+impl std::fmt::Display for ReasonKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReasonKind::Advisory => "advisory",
+            ReasonKind::Vex => "vex",
+            ReasonKind::Sbom => "sbom",
+            ReasonKind::Selector => "selector",
+        })
+    }
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Change::Added => "added",
+            Change::Changed => "changed",
+            Change::Withdrawn => "withdrawn",
+            Change::Selected => "selected",
+        })
+    }
+}
+
 /// Collects reasons per artifact, then seals them into a sorted, digested set.
 #[derive(Debug, Default)]
 struct Collector {
-    by_artifact: BTreeMap<String, (Level, BTreeSet<Reason>)>,
+    by_artifact: HashMap<String, (Level, Vec<Reason>)>,
+}
+
+/// What the digest covers; fields in JSON-name order, so the output is canonical.
+#[derive(Serialize)]
+struct Digested<'a> {
+    artifacts: &'a [Impacted],
+    position: u64,
 }
 
 impl Collector {
     fn add(&mut self, artifact: &str, level: Level, reason: Reason) {
-        let slot = self
-            .by_artifact
-            .entry(artifact.to_owned())
-            .or_insert((Level::Low, BTreeSet::new()));
-        slot.0 = slot.0.max(level);
-        slot.1.insert(reason);
+        if let Some(slot) = self.by_artifact.get_mut(artifact) {
+            slot.0 = slot.0.max(level);
+            slot.1.push(reason);
+            return;
+        }
+        self.by_artifact
+            .insert(artifact.to_owned(), (level, vec![reason]));
     }
 
+    /// Sorts artifacts and their reasons (dropping repeated reasons) and names each
+    /// artifact as its SBOM subject does at `position`.
     fn finish(self, store: &crate::store::Store, position: u64) -> Result<ImpactSet, StoreError> {
-        let names: BTreeMap<String, Option<String>> = store
+        let mut names: HashMap<String, Option<String>> = store
             .artifacts_as_of(position)?
             .into_iter()
             .map(|a| (a.artifact, a.name))
             .collect();
-        let artifacts = self
+        let mut artifacts: Vec<Impacted> = self
             .by_artifact
             .into_iter()
-            .map(|(artifact, (severity, reasons))| Impacted {
-                name: names.get(&artifact).cloned().flatten(),
-                artifact,
-                severity,
-                reasons: reasons.into_iter().collect(),
+            .map(|(artifact, (severity, mut reasons))| {
+                reasons.sort_unstable();
+                reasons.dedup();
+                Impacted {
+                    name: names.remove(&artifact).flatten(),
+                    artifact,
+                    severity,
+                    reasons,
+                }
             })
             .collect();
+        artifacts.sort_unstable_by(|a, b| a.artifact.cmp(&b.artifact));
         Ok(ImpactSet::new(position, artifacts))
     }
 }
 
 impl ImpactSet {
     fn new(position: u64, artifacts: Vec<Impacted>) -> Self {
-        #[derive(Serialize)]
-        struct Digested<'a> {
-            position: u64,
-            artifacts: &'a [Impacted],
-        }
-        let body = crate::canonical::to_vec(&Digested {
-            position,
+        let body = serde_json::to_vec(&Digested {
             artifacts: &artifacts,
+            position,
         })
         .expect("plain structs with string keys always serialize");
         let digest = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
@@ -144,5 +199,47 @@ impl ImpactSet {
             artifacts,
             digest,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// The digest and stored sets rely on plain serde output being canonical.
+    #[test]
+    fn plain_serialization_is_canonical() {
+        let reason = |kind, change, component: Option<&str>| Reason {
+            change,
+            component: component.map(str::to_owned),
+            feed: "osv".into(),
+            id: "GHSA-1".into(),
+            kind,
+        };
+        let set = ImpactSet::new(
+            7,
+            vec![Impacted {
+                artifact: format!("sha256:{}", "a".repeat(64)),
+                name: Some("registry.local/app:1".to_owned()),
+                reasons: vec![
+                    reason(ReasonKind::Advisory, Change::Added, Some("pkg:npm/x@1")),
+                    reason(ReasonKind::Sbom, Change::Withdrawn, None),
+                ],
+                severity: Level::High,
+            }],
+        );
+        let plain = serde_json::to_vec(&set).unwrap();
+        assert_eq!(plain, crate::canonical::to_vec(&set).unwrap());
+        let digested = Digested {
+            artifacts: &set.artifacts,
+            position: set.position,
+        };
+        assert_eq!(
+            serde_json::to_vec(&digested).unwrap(),
+            crate::canonical::to_vec(&digested).unwrap()
+        );
+        let text = String::from_utf8(plain).unwrap();
+        assert!(text.contains(r#""change":"added""#) && text.contains(r#""kind":"sbom""#));
     }
 }

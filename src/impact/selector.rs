@@ -2,10 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Collector, ImpactError, ImpactSet, Level, Reason};
+use super::{Change, Collector, ImpactError, ImpactSet, Level, Reason, ReasonKind};
 use crate::findings::parse;
 use crate::formats::ParsedDocument;
-use crate::matching::ecosystem::component_lookups;
 use crate::matching::Purl;
 use crate::model::{Digest, DocumentKind};
 use crate::store::Store;
@@ -99,11 +98,12 @@ pub fn select(store: &Store, selector: &Selector, position: u64) -> Result<Impac
             last,
         });
     }
+    let id: std::sync::Arc<str> = selector.canonical().into();
     let reason = |component: Option<String>| Reason {
-        kind: "selector".to_owned(),
-        feed: String::new(),
-        id: selector.canonical(),
-        change: "selected".to_owned(),
+        kind: ReasonKind::Selector,
+        feed: "".into(),
+        id: id.clone(),
+        change: Change::Selected,
         component,
     };
     let mut out = Collector::default();
@@ -144,22 +144,13 @@ fn by_purl(
     for row in store.components_of(&key.text(), position)? {
         let version_ok = match &purl.version {
             None => true,
-            Some(wanted) => {
-                component_version(&row.purl, row.version.as_deref()).is_some_and(|v| &v == wanted)
-            }
+            Some(wanted) => row.version.as_deref() == Some(wanted.as_str()),
         };
         if version_ok {
             out.add(&row.artifact, Level::Low, reason(Some(row.purl)));
         }
     }
     Ok(())
-}
-
-/// The version a component row is compared at: its purl's, else the SBOM's field.
-fn component_version(purl: &str, fallback: Option<&str>) -> Option<String> {
-    let parsed: Purl = purl.parse().ok()?;
-    let lookups = component_lookups(&parsed, fallback);
-    lookups.into_iter().next().and_then(|l| l.version)
 }
 
 /// Every artifact that the advisories about `id` (holding at `position`) judge.
@@ -188,8 +179,8 @@ fn by_vulnerability(
         .map(|a| Level::of_database_word(a.database_severity.as_deref()))
         .collect();
     let level = levels.into_iter().max().unwrap_or(Level::Low);
-    for (artifact, finding) in super::window::judged(store, position, named)? {
-        out.add(&artifact, level, reason(Some(finding.component)));
-    }
+    super::window::judged(store, position, named, |row, _| {
+        out.add(row.artifact, level, reason(Some(row.purl.to_owned())));
+    })?;
     Ok(())
 }

@@ -20,7 +20,7 @@ use crate::bundle::{
     Verifier, Withdrawal,
 };
 use crate::formats::{self, FormatError, ParsedDocument};
-use crate::matching::ecosystem::component_keys;
+use crate::matching::ecosystem::component_index_lookups;
 use crate::model::DocumentKind;
 use crate::store::{ApplyHeader, ApplyTx, ComponentRow, NewVersion, PutOutcome, StoreError};
 
@@ -272,13 +272,14 @@ fn parse_member((entry, bytes): Member) -> Result<Parsed, LoadFault> {
 /// and offline-kit import both index SBOMs through it.
 pub(crate) fn component_rows(sbom: &crate::model::Sbom) -> Vec<ComponentRow> {
     let rows = sbom.components.iter().flat_map(|c| {
-        let version = c.version.clone();
-        component_keys(c)
+        let purl = c.purl.clone().unwrap_or_default();
+        component_index_lookups(c)
             .into_iter()
-            .map(move |(key, purl)| ComponentRow {
-                package: key.text(),
-                version: version.clone(),
-                purl,
+            .map(move |l| ComponentRow {
+                package: l.key.text(),
+                version: l.version,
+                release: l.release,
+                purl: purl.clone(),
             })
     });
     rows.collect()

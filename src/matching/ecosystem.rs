@@ -49,21 +49,20 @@ impl PackageKey {
     }
 }
 
-/// The index rows of one SBOM component: one per key it is looked up by, each with the
-/// purl as written. A component without a parseable purl cannot be matched, so it has none.
-pub fn component_keys(component: &crate::model::Component) -> Vec<(PackageKey, String)> {
-    let Some(text) = component.purl.as_deref() else {
+/// The lookups of one SBOM component, as the impact index files them: one per key it is
+/// looked up by (deduplicated). A component without a parseable purl cannot be matched,
+/// so it has none.
+pub fn component_index_lookups(component: &crate::model::Component) -> Vec<Lookup> {
+    let Some(purl) = component
+        .purl
+        .as_deref()
+        .and_then(|t| t.parse::<Purl>().ok())
+    else {
         return Vec::new();
     };
-    let Ok(purl) = text.parse::<Purl>() else {
-        return Vec::new();
-    };
-    let mut keys: Vec<PackageKey> = component_lookups(&purl, component.version.as_deref())
-        .into_iter()
-        .map(|l| l.key)
-        .collect();
-    keys.dedup();
-    keys.into_iter().map(|k| (k, text.to_owned())).collect()
+    let mut lookups = component_lookups(&purl, component.version.as_deref());
+    lookups.dedup_by(|a, b| a.key == b.key);
+    lookups
 }
 
 /// Applies the per-type folds; Go paths are joined into the name.

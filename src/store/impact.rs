@@ -15,12 +15,23 @@ pub enum Side {
     New,
 }
 
-/// A component of an artifact, as the impact index holds it.
+/// A component of an artifact, as the impact index holds it under one package key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArtifactComponent {
     pub artifact: String,
+    /// The version this key's lookup compares.
     pub version: Option<String>,
+    pub release: Option<String>,
     pub purl: String,
+}
+
+/// A component row borrowed from the store while a scan visits it.
+#[derive(Clone, Copy, Debug)]
+pub struct ComponentRef<'r> {
+    pub artifact: &'r str,
+    pub version: Option<&'r str>,
+    pub release: Option<&'r str>,
+    pub purl: &'r str,
 }
 
 /// An artifact described by an SBOM holding at some position.
@@ -40,12 +51,15 @@ impl Store {
         kind: DocumentKind,
         position: u64,
     ) -> Result<Vec<(Side, StoredDocument)>, StoreError> {
+        // Two index searches (documents_kind_span, documents_closed), not one scan of
+        // every version of the kind, which an OR would make.
         let mut stmt = self.conn.prepare_cached(
-            "SELECT d.feed, d.doc_id, d.format, d.path, d.subject_name, d.bytes,
-                    d.valid_from = ?2 AS is_new
-             FROM documents d
-             WHERE d.kind = ?1 AND (d.valid_from = ?2 OR d.valid_to = ?2)
-             ORDER BY d.feed, d.doc_id, is_new",
+            "SELECT feed, doc_id, format, path, subject_name, bytes, 1 AS is_new
+             FROM documents WHERE kind = ?1 AND valid_from = ?2
+             UNION ALL
+             SELECT feed, doc_id, format, path, subject_name, bytes, 0 AS is_new
+             FROM documents WHERE kind = ?1 AND valid_to = ?2
+             ORDER BY 1, 2, 7",
         )?;
         let rows = stmt.query_map(params![kind.as_str(), position as i64], |r| {
             let side = match r.get::<_, bool>(6)? {
@@ -73,7 +87,7 @@ impl Store {
         position: u64,
     ) -> Result<Vec<ArtifactComponent>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT artifact, version, purl FROM sbom_components
+            "SELECT artifact, version, release, purl FROM sbom_components
              WHERE package = ?1 AND valid_from <= ?2 AND (valid_to IS NULL OR valid_to > ?2)
              ORDER BY artifact, purl",
         )?;
@@ -81,17 +95,55 @@ impl Store {
             Ok(ArtifactComponent {
                 artifact: r.get(0)?,
                 version: r.get(1)?,
-                purl: r.get(2)?,
+                release: r.get(2)?,
+                purl: r.get(3)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Visits the components filed under `package` as of `position`, in (artifact, purl)
+    /// order, without copying them: the hot loop of impact analysis.
+    pub fn scan_components(
+        &self,
+        package: &str,
+        position: u64,
+        mut visit: impl FnMut(ComponentRef<'_>),
+    ) -> Result<(), StoreError> {
+        // The span is checked here, not in SQL: a bound position in a range constraint
+        // makes SQLite (built with STAT4) re-prepare the statement at every call, which
+        // cost more than the scan itself.
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT artifact, version, release, purl, valid_from, valid_to FROM sbom_components
+             WHERE package = ?1 ORDER BY artifact, purl",
+        )?;
+        let mut rows = stmt.query([package])?;
+        let corrupt = |e: rusqlite::types::FromSqlError| StoreError::Corrupt {
+            what: format!("sbom_components row of {package}: {e}"),
+        };
+        let at = position as i64;
+        while let Some(r) = rows.next()? {
+            let from: i64 = r.get(4)?;
+            let to: Option<i64> = r.get(5)?;
+            if from > at || to.is_some_and(|t| t <= at) {
+                continue;
+            }
+            visit(ComponentRef {
+                artifact: r.get_ref(0)?.as_str().map_err(corrupt)?,
+                version: r.get_ref(1)?.as_str_or_null().map_err(corrupt)?,
+                release: r.get_ref(2)?.as_str_or_null().map_err(corrupt)?,
+                purl: r.get_ref(3)?.as_str().map_err(corrupt)?,
+            });
+        }
+        Ok(())
+    }
+
     /// Every artifact an SBOM describes as of `position`, in digest order; when two
     /// feeds describe one artifact, the first feed in name order names it.
     pub fn artifacts_as_of(&self, position: u64) -> Result<Vec<ArtifactRef>, StoreError> {
+        // Covered by documents_subjects, in its order: the SBOMs' bytes are never read.
         let mut stmt = self.conn.prepare_cached(
-            "SELECT doc_id, feed, subject_name FROM documents
+            "SELECT doc_id, feed, subject_name FROM documents INDEXED BY documents_subjects
              WHERE kind = 'sbom' AND valid_from <= ?1 AND (valid_to IS NULL OR valid_to > ?1)
              ORDER BY doc_id, feed",
         )?;

@@ -13,7 +13,7 @@ mod runs;
 mod sqlite;
 
 pub use exports::{ExportHead, ExportRecord, NewExport, Unexported};
-pub use impact::{ArtifactComponent, ArtifactRef, Side};
+pub use impact::{ArtifactComponent, ArtifactRef, ComponentRef, Side};
 pub use jobs::{ClaimedJob, FenceLost, JobRecord, JobResult, Retry};
 pub use runs::{JobCounts, NewJob, NewRun, RunOutcome, RunOutput, RunRecord};
 

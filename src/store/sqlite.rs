@@ -57,12 +57,14 @@ pub struct StoredDocument {
     pub bytes: Vec<u8>,
 }
 
-/// One row of the impact index: a component of an SBOM, under one package key.
+/// One row of the impact index: a component of an SBOM, under one package key it is
+/// looked up by, with the version and release that lookup compares.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ComponentRow {
     /// `PackageKey::text()`.
     pub package: String,
     pub version: Option<String>,
+    pub release: Option<String>,
     pub purl: String,
 }
 
@@ -95,8 +97,24 @@ impl Store {
             .map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))
             .map_err(open_err)?;
+        // Plans must not depend on bound values: otherwise SQLite re-prepares a cached
+        // statement whenever a parameter of an indexed constraint is bound again, which
+        // cost more than the impact index's scans themselves.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )
+        .map_err(open_err)?;
         migrate::apply(&mut conn)?;
         Ok(Self { conn })
+    }
+
+    /// Reads the database through a memory map of up to `bytes` instead of copying
+    /// pages: for connections that read much (impact, workers). Ingest keeps the default,
+    /// so that mapped pages do not count against its memory budget.
+    pub fn map_for_reading(&self, bytes: i64) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "mmap_size", bytes)?;
+        Ok(())
     }
 
     /// The last change-log position, 0 before anything was applied.
@@ -386,10 +404,11 @@ impl ApplyTx<'_> {
         rows: &[ComponentRow],
     ) -> Result<(), StoreError> {
         let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO sbom_components (feed, artifact, valid_from, valid_to, package,
-                 version, purl)
-             VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6)",
+            "INSERT OR IGNORE INTO sbom_components (feed, artifact, valid_from, valid_to,
+                 package, version, release, purl)
+             VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6, ?7)",
         )?;
+        // A component listed twice (same purl) is one row: OR IGNORE.
         for row in rows {
             stmt.execute(params![
                 self.header.feed,
@@ -397,6 +416,7 @@ impl ApplyTx<'_> {
                 self.position,
                 row.package,
                 row.version,
+                row.release,
                 row.purl
             ])?;
         }
