@@ -14,7 +14,7 @@ use ed25519_dalek::SigningKey;
 use crate::export::{self, ExportError, Exported, Site};
 use crate::findings::VexPolicy;
 use crate::ingest::DataDir;
-use crate::jobs::{self, Finisher, JobsError, Policies, Worker};
+use crate::jobs::{self, Finisher, JobsError, KnowledgeCache, Policies, Worker};
 use crate::store::{Store, StoreError};
 
 /// How much of the store the scheduler's connections map instead of copying pages.
@@ -145,12 +145,14 @@ impl Scheduler {
             }
         }
         let bell = Arc::new(Bell::default());
+        let knowledge = KnowledgeCache::default();
         let mut handles = Vec::with_capacity(n);
         for i in 0..n {
             let store = self.dir.open_store().map_err(ServiceError::Open)?;
             store.map_for_reading(READ_MAP_BYTES)?;
             let owner = format!("{host}w{i}");
-            let worker = Worker::new(store, owner, self.policies.clone(), self.vex.clone());
+            let worker = Worker::new(store, owner, self.policies.clone(), self.vex.clone())
+                .sharing(knowledge.clone());
             let host = Host {
                 stop: stop.clone(),
                 bell: bell.clone(),

@@ -16,7 +16,7 @@ pub mod worker;
 pub use finish::{emit_events, finish_runs, Finisher};
 pub use plan::{plan_windows, recheck};
 pub use policy::{RetryPolicy, SlaPolicy};
-pub use worker::{now_ms, Pass, Worker};
+pub use worker::{now_ms, KnowledgeCache, Pass, Worker};
 
 use crate::findings::FindingsError;
 use crate::impact::ImpactError;

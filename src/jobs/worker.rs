@@ -7,6 +7,7 @@
 //! rebuilds them from the store: the cost grows with the advisories held, not with the
 //! delta (a known limit at very large stores).
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::delta::{self, Delta};
@@ -35,7 +36,37 @@ pub struct Worker {
     owner: String,
     policies: Policies,
     vex: VexPolicy,
-    cache: Vec<Snapshot>,
+    cache: KnowledgeCache,
+}
+
+/// The advisories and VEX of the latest positions asked, parsed and indexed once and
+/// shared by the workers of one process (clones share one cache).
+#[derive(Clone, Debug, Default)]
+pub struct KnowledgeCache(Arc<Mutex<Vec<Arc<Snapshot>>>>);
+
+/// Positions kept: a run's position and its base, with room for a second run's.
+const KEEP: usize = 3;
+
+impl KnowledgeCache {
+    /// The knowledge at `position`, built under the lock so that concurrent workers
+    /// asking for the same position build it once.
+    fn at(
+        &self,
+        store: &Store,
+        position: u64,
+        vex: &VexPolicy,
+    ) -> Result<Arc<Snapshot>, JobsError> {
+        let mut slots = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(found) = slots.iter().find(|s| s.position == position) {
+            return Ok(found.clone());
+        }
+        let built = Arc::new(findings::knowledge_at(store, position, vex)?);
+        if slots.len() == KEEP {
+            slots.remove(0);
+        }
+        slots.push(built.clone());
+        Ok(built)
+    }
 }
 
 /// Milliseconds since the Unix epoch: for leases, deadlines and backoff only.
@@ -52,8 +83,14 @@ impl Worker {
             owner,
             policies,
             vex,
-            cache: Vec::new(),
+            cache: KnowledgeCache::default(),
         }
+    }
+
+    /// Shares `cache` with the other workers of this process.
+    pub fn sharing(mut self, cache: KnowledgeCache) -> Self {
+        self.cache = cache;
+        self
     }
 
     /// Jobs still queued or leased, by any worker.
@@ -176,22 +213,8 @@ impl Worker {
                 source,
             });
         }
-        let i = self.snapshot(position)?;
-        Ok(self.cache[i].artifact(&self.store, artifact)?)
-    }
-
-    /// The cache slot of the knowledge at `position`; the two latest positions asked
-    /// are kept.
-    fn snapshot(&mut self, position: u64) -> Result<usize, JobsError> {
-        if let Some(i) = self.cache.iter().position(|s| s.position == position) {
-            return Ok(i);
-        }
-        let built = findings::knowledge_at(&self.store, position, &self.vex)?;
-        if self.cache.len() == 2 {
-            self.cache.remove(0);
-        }
-        self.cache.push(built);
-        Ok(self.cache.len() - 1)
+        let knowledge = self.cache.at(&self.store, position, &self.vex)?;
+        Ok(knowledge.artifact(&self.store, artifact)?)
     }
 }
 
