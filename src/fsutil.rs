@@ -40,6 +40,34 @@ pub fn sync_parent(path: &Path) -> io::Result<()> {
     File::open(parent)?.sync_all()
 }
 
+/// Removes the temp files that writes of processes no longer running left in `dir` (a
+/// crash between create and rename); returns how many. Only names this module makes
+/// (`.NAME.PID.partial`) are touched, and only when that process is gone.
+pub fn remove_stale_temps(dir: &Path) -> io::Result<usize> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = temp_pid(&name) else { continue };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// The writer's pid in a temp name `.NAME.PID.partial`.
+fn temp_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?.strip_suffix(".partial")?;
+    rest.rsplit_once('.')?.1.parse().ok()
+}
+
 fn temp_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
@@ -52,6 +80,25 @@ fn temp_path(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_temps_of_stopped_writers_are_removed() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let ours = temp_path(&dir.path().join("kept.json"));
+        // Pid 0 is never a user process; /proc/0 does not exist.
+        let stale = dir.path().join(".gone.json.0.partial");
+        let producer = dir.path().join(".bundle.tar.zst.partial");
+        for path in [&ours, &stale, &producer] {
+            fs::write(path, b"x").unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert_eq!(
+            remove_stale_temps(dir.path()).unwrap_or_else(|e| panic!("{e}")),
+            1
+        );
+        assert!(ours.exists() && producer.exists() && !stale.exists());
+        assert_eq!(temp_pid(".a.b.42.partial"), Some(42));
+        assert_eq!(temp_pid(".a.partial"), None);
+    }
 
     #[test]
     fn writes_and_replaces_without_leaving_temp_files() {

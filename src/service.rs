@@ -36,6 +36,12 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error("cannot open the store for a worker")]
     Open(#[source] crate::ingest::DataDirError),
+    #[error("cannot clean {path}")]
+    Outbox {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("worker thread {0} panicked")]
     WorkerPanicked(usize),
 }
@@ -71,6 +77,17 @@ impl Scheduler {
     ) -> Result<Self, ServiceError> {
         let store = dir.open_store().map_err(ServiceError::Open)?;
         store.map_for_reading(READ_MAP_BYTES)?;
+        for folder in [dir.outbox(), dir.outbox().join("events")] {
+            let removed = crate::fsutil::remove_stale_temps(&folder).map_err(|source| {
+                ServiceError::Outbox {
+                    path: folder.clone(),
+                    source,
+                }
+            })?;
+            if removed > 0 {
+                tracing::info!(folder = %folder.display(), removed, "removed temp files of a stopped process");
+            }
+        }
         Ok(Self {
             dir,
             store,
@@ -117,6 +134,32 @@ impl Scheduler {
         Ok(self.store.paused()?)
     }
 
+    /// Takes back the leases of this site's hosts on this machine whose process is gone
+    /// (a crash, a SIGKILL): their jobs would otherwise wait a whole lease. Hosts still
+    /// running keep theirs.
+    fn take_back_stopped_hosts(&self) -> Result<(), ServiceError> {
+        let mut store = self.dir.open_store().map_err(ServiceError::Open)?;
+        let site = format!("{}:", self.site_id);
+        for owner in store.lease_owners()? {
+            let Some(pid) = owner
+                .strip_prefix(&site)
+                .and_then(|rest| rest.split(':').next())
+                .and_then(|pid| pid.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid == std::process::id() || process_alive(pid) {
+                continue;
+            }
+            let host = format!("{site}{pid}:");
+            let taken = store.rescue_abandoned(&host, jobs::now_ms())?;
+            if taken > 0 {
+                tracing::warn!(host = %host, jobs = taken, "took back the leases of a stopped host");
+            }
+        }
+        Ok(())
+    }
+
     /// Jobs still queued or leased.
     pub fn open_jobs(&self) -> Result<u64, ServiceError> {
         Ok(self.store.open_jobs()?)
@@ -137,12 +180,7 @@ impl Scheduler {
     ) -> Result<Workers, ServiceError> {
         let host = format!("{}:{}:", self.site_id, std::process::id());
         if n > 0 {
-            let mut store = self.dir.open_store().map_err(ServiceError::Open)?;
-            let site = format!("{}:", self.site_id);
-            let taken = store.rescue_abandoned(&site, &host, jobs::now_ms())?;
-            if taken > 0 {
-                tracing::warn!(jobs = taken, "took back the leases of a stopped host");
-            }
+            self.take_back_stopped_hosts()?;
         }
         let bell = Arc::new(Bell::default());
         let knowledge = KnowledgeCache::default();
@@ -163,6 +201,11 @@ impl Scheduler {
         }
         Ok(Workers { handles, bell })
     }
+}
+
+/// Whether a process with this id runs on this machine (Linux: /proc).
+fn process_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Running worker threads.

@@ -24,22 +24,6 @@ const PER_FEED: u64 = 12;
 const DOCS_PER_BUNDLE: usize = 150;
 const MIN_KILLS: usize = 50;
 
-/// xorshift64*: small, seeded, good enough to place kills.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 fn advisories(feed: &str, seq: u64) -> Vec<stella_scheduler::bundle::NewDocument> {
     (0..DOCS_PER_BUNDLE)
         .map(|i| {

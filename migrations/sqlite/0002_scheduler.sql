@@ -67,6 +67,7 @@ CREATE TABLE jobs (
     lease_owner      TEXT,
     lease_until_ms   INTEGER,
     fence            INTEGER NOT NULL DEFAULT 0,   -- bumped by every claim
+    takeovers        INTEGER NOT NULL DEFAULT 0,   -- leases taken back from stopped hosts
     last_error       TEXT,
     sla_breached     INTEGER NOT NULL DEFAULT 0,
     finished_ms      INTEGER,

@@ -3,7 +3,7 @@
 
 use super::{JobsError, Policies};
 use crate::impact::{self, ImpactSet, Selector};
-use crate::store::{NewJob, NewRun, RunRecord, Store};
+use crate::store::{NewJob, NewRun, RunRecord, Store, StoreError};
 
 /// Creates a window run for every change-log position that has none, in order. Called
 /// after every ingest and before every recheck, so runs are planned in position order
@@ -44,13 +44,7 @@ pub fn recheck(
 ) -> Result<(RunRecord, bool), JobsError> {
     let canonical_selector = selector.canonical();
     if let Some(key) = idempotency_key {
-        if let Some(run) = store.run_by_idempotency_key(key)? {
-            if run.selector.as_deref() != Some(canonical_selector.as_str()) {
-                return Err(JobsError::IdempotencyConflict {
-                    key: key.to_owned(),
-                    run_id: run.run_id,
-                });
-            }
+        if let Some(run) = existing(store, key, &canonical_selector)? {
             return Ok((run, false));
         }
     }
@@ -61,15 +55,35 @@ pub fn recheck(
         trigger: "recheck".to_owned(),
         position,
         window_position: None,
-        selector: Some(canonical_selector),
+        selector: Some(canonical_selector.clone()),
         idempotency_key: idempotency_key.map(str::to_owned),
         tenant: "default".to_owned(),
         impact: canonical(&set),
         impact_digest: set.digest.clone(),
         created_ms: now_ms,
     };
-    let created = store.create_run(&run, &jobs_for(&set, policies, now_ms))?;
-    Ok((created, true))
+    match store.create_run(&run, &jobs_for(&set, policies, now_ms)) {
+        Ok(created) => Ok((created, true)),
+        // Another recheck with the same key won the race: answer with its run.
+        Err(StoreError::IdempotencyKeyTaken { key }) => existing(store, &key, &canonical_selector)?
+            .map(|run| (run, false))
+            .ok_or(JobsError::Store(StoreError::IdempotencyKeyTaken { key })),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The run created with `key`, if any; an error when it was for another selector.
+fn existing(store: &Store, key: &str, selector: &str) -> Result<Option<RunRecord>, JobsError> {
+    let Some(run) = store.run_by_idempotency_key(key)? else {
+        return Ok(None);
+    };
+    if run.selector.as_deref() != Some(selector) {
+        return Err(JobsError::IdempotencyConflict {
+            key: key.to_owned(),
+            run_id: run.run_id,
+        });
+    }
+    Ok(Some(run))
 }
 
 fn canonical(set: &ImpactSet) -> Vec<u8> {

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::delta::{self, Delta};
-use super::{JobsError, Policies};
+use super::{JobsError, Policies, RetryPolicy};
 use crate::findings::{self, Snapshot, VexPolicy};
 use crate::matching::Finding;
 use crate::model::Digest;
@@ -164,15 +164,15 @@ impl Worker {
         };
         let chain = crate::bundle::error_chain(&err);
         let now = now_ms();
-        let retry =
-            match self
-                .policies
-                .retry
-                .next_attempt(job.job_id, job.attempt, now, job.deadline_ms)
-            {
-                Some(at) => Retry::At(at),
-                None => Retry::DeadLetter,
-            };
+        // The job's own attempt limit, fixed when it was planned.
+        let policy = RetryPolicy {
+            max_attempts: job.max_attempts,
+            ..self.policies.retry
+        };
+        let retry = match policy.next_attempt(job.job_id, job.attempt, now, job.deadline_ms) {
+            Some(at) => Retry::At(at),
+            None => Retry::DeadLetter,
+        };
         tracing::warn!(error = %chain, ?retry, "job failed");
         if let Err(lost) = self
             .store

@@ -25,6 +25,7 @@ pub struct ClaimedJob {
     pub attempt: u32,
     pub max_attempts: u32,
     pub deadline_ms: i64,
+    pub priority: i64,
 }
 
 /// A job's result, written with its completion in one transaction.
@@ -67,6 +68,9 @@ pub struct JobRecord {
     pub last_error: Option<String>,
     pub sla_breached: bool,
 }
+
+/// Takeovers (leases taken back from stopped hosts) after which a job is dead-lettered.
+pub const MAX_TAKEOVERS: u32 = 10;
 
 #[derive(Debug, thiserror::Error)]
 #[error("job {job_id} is no longer held with fence {fence}: its lease expired and it was taken or finished")]
@@ -125,7 +129,7 @@ impl Store {
                  RETURNING job_id, run_seq, artifact, fence, attempt, max_attempts,
                      deadline_ms, base_position,
                      (SELECT run_id FROM runs WHERE seq = run_seq),
-                     (SELECT position FROM runs WHERE seq = run_seq)",
+                     (SELECT position FROM runs WHERE seq = run_seq), priority",
             )?;
             let rows = stmt.query_map(params![owner, now_ms + lease_ms, now_ms, limit], |r| {
                 Ok(ClaimedJob {
@@ -139,13 +143,14 @@ impl Store {
                     base_position: r.get::<_, Option<i64>>(7)?.map(|p| p as u64),
                     run_id: r.get(8)?,
                     position: r.get::<_, i64>(9)? as u64,
+                    priority: r.get(10)?,
                 })
             })?;
             rows.collect::<Result<_, _>>()?
         };
         tx.commit()?;
         let mut claimed = claimed;
-        claimed.sort_by_key(|j| (j.deadline_ms, j.job_id));
+        claimed.sort_by_key(|j| (j.deadline_ms, std::cmp::Reverse(j.priority), j.job_id));
         Ok(claimed)
     }
 
@@ -300,23 +305,55 @@ impl Store {
     }
 
     /// Takes back, whatever their lease time, the jobs leased by owners whose name starts
-    /// with `prefix` but not with `keep`, as [`Store::rescue_expired`] takes back expired
-    /// ones; the count of jobs taken back.
+    /// with `owner_prefix` (one stopped host); the count of jobs taken back.
     ///
-    /// A host starting its workers calls it for its site's earlier hosts: a crash leaves
-    /// their leases behind, and waiting for them to expire would hold those jobs a whole
-    /// lease. Should such an owner still be alive, fencing keeps this safe: its late
-    /// result is refused, and only its work is lost.
-    pub fn rescue_abandoned(
-        &mut self,
-        prefix: &str,
-        keep: &str,
-        now_ms: i64,
-    ) -> Result<u64, StoreError> {
-        self.take_back(
-            "substr(lease_owner, 1, length(?3)) = ?3 AND substr(lease_owner, 1, length(?4)) <> ?4",
-            params![now_ms, "lease abandoned (its host stopped)", prefix, keep],
-        )
+    /// A host starting its workers calls it for its site's hosts that stopped: a crash
+    /// leaves their leases behind, and waiting for them to expire would hold those jobs
+    /// a whole lease. A takeover is not charged as an attempt (a claimed batch dies with
+    /// its host whether or not its jobs were at fault), but a job taken over
+    /// `MAX_TAKEOVERS` times is dead-lettered: it may be what stops its hosts. Should the
+    /// owner still be alive after all, fencing keeps this safe: its late result is
+    /// refused.
+    pub fn rescue_abandoned(&mut self, owner_prefix: &str, now_ms: i64) -> Result<u64, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let filter = "state = 'leased' AND substr(lease_owner, 1, length(?2)) = ?2";
+        tx.execute(
+            &format!(
+                "INSERT OR REPLACE INTO job_attempts (job_id, attempt, error, at_ms)
+                 SELECT job_id, attempt, 'taken over ' || (takeovers + 1) || ' times: the \
+                     host running it stopped each time (the job may be what stops it)', ?1
+                 FROM jobs WHERE {filter} AND takeovers + 1 >= ?3"
+            ),
+            params![now_ms, owner_prefix, MAX_TAKEOVERS],
+        )?;
+        let n = tx.execute(
+            &format!(
+                "UPDATE jobs SET
+                     attempt = CASE WHEN takeovers + 1 >= ?3 THEN attempt ELSE attempt - 1 END,
+                     takeovers = takeovers + 1,
+                     state = CASE WHEN takeovers + 1 >= ?3 THEN 'dead' ELSE 'queued' END,
+                     finished_ms = CASE WHEN takeovers + 1 >= ?3 THEN ?1 END,
+                     last_error = 'lease abandoned (its host stopped)',
+                     lease_owner = NULL, lease_until_ms = NULL,
+                     sla_breached = sla_breached OR (?1 > deadline_ms)
+                 WHERE {filter}"
+            ),
+            params![now_ms, owner_prefix, MAX_TAKEOVERS],
+        )?;
+        tx.commit()?;
+        Ok(n as u64)
+    }
+
+    /// The distinct owners of leased jobs.
+    pub fn lease_owners(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT lease_owner FROM jobs
+             WHERE state = 'leased' AND lease_owner IS NOT NULL ORDER BY 1",
+        )?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Records a failed attempt for every leased job that `filter` picks and returns it
@@ -396,7 +433,8 @@ impl Store {
     }
 
     /// Revives a dead-lettered job with fresh attempts; its run runs again if it had
-    /// failed. False if the job is not dead.
+    /// failed, and its next completion event is emitted and exported like a first one.
+    /// False if the job is not dead.
     pub fn retry_job(&mut self, job_id: u64, now_ms: i64) -> Result<bool, StoreError> {
         let tx = self.conn.transaction()?;
         let n = tx.execute(
@@ -408,7 +446,7 @@ impl Store {
         if n == 1 {
             tx.execute(
                 "UPDATE runs SET state = 'running', finished_ms = NULL, summary = NULL,
-                     delta_digest = NULL, completion = NULL
+                     delta_digest = NULL, completion = NULL, emitted = 0, export_seq = NULL
                  WHERE seq = (SELECT run_seq FROM jobs WHERE job_id = ?1) AND state = 'failed'",
                 [job_id as i64],
             )?;

@@ -14,7 +14,7 @@ mod sqlite;
 
 pub use exports::{ExportHead, ExportRecord, NewExport, Unexported};
 pub use impact::{ArtifactComponent, ArtifactRef, ComponentRef, Side};
-pub use jobs::{ClaimedJob, FenceLost, JobRecord, JobResult, Retry};
+pub use jobs::{ClaimedJob, FenceLost, JobRecord, JobResult, Retry, MAX_TAKEOVERS};
 pub use runs::{JobCounts, NewJob, NewRun, RunOutcome, RunOutput, RunRecord};
 
 pub use sqlite::{
@@ -55,6 +55,8 @@ pub enum StoreError {
     },
     #[error("{kind} documents are written by sites; the store versions only feed documents")]
     NotVersioned { kind: crate::model::DocumentKind },
+    #[error("idempotency key {key:?} was taken by another run meanwhile")]
+    IdempotencyKeyTaken { key: String },
     #[error("the store holds an impossible value: {what}")]
     Corrupt { what: String },
     #[error("store query failed")]

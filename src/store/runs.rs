@@ -127,7 +127,7 @@ impl Store {
     /// earlier run that planned the artifact, which its delta is computed against.
     pub fn create_run(&mut self, run: &NewRun, jobs: &[NewJob]) -> Result<RunRecord, StoreError> {
         let tx = self.conn.transaction()?;
-        tx.execute(
+        let inserted = tx.execute(
             "INSERT INTO runs (run_id, tenant, trigger, position, window_position, selector,
                  idempotency_key, state, impact, impact_digest, artifacts, created_ms)
              VALUES ('', ?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8, ?9, ?10)",
@@ -143,7 +143,23 @@ impl Store {
                 jobs.len() as i64,
                 run.created_ms,
             ],
-        )?;
+        );
+        if let (Err(e), Some(key)) = (&inserted, &run.idempotency_key) {
+            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) {
+                let taken = tx
+                    .query_row(
+                        "SELECT 1 FROM runs WHERE idempotency_key = ?1",
+                        [key],
+                        |_| Ok(()),
+                    )
+                    .optional()?
+                    .is_some();
+                if taken {
+                    return Err(StoreError::IdempotencyKeyTaken { key: key.clone() });
+                }
+            }
+        }
+        inserted?;
         let seq = tx.last_insert_rowid();
         let run_id = format!("run-{seq:08}");
         tx.execute(
@@ -309,13 +325,14 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Revives a failed run: its dead-lettered jobs are queued again with fresh attempts.
-    /// `None` when the run is not failed.
+    /// Revives a failed run: its dead-lettered jobs are queued again with fresh attempts,
+    /// and its next completion event is emitted and exported like a first one. `None`
+    /// when the run is not failed.
     pub fn retry_run(&mut self, run_id: &str, now_ms: i64) -> Result<Option<u64>, StoreError> {
         let tx = self.conn.transaction()?;
         let n = tx.execute(
             "UPDATE runs SET state = 'running', finished_ms = NULL, summary = NULL,
-                 delta_digest = NULL, completion = NULL
+                 delta_digest = NULL, completion = NULL, emitted = 0, export_seq = NULL
              WHERE run_id = ?1 AND state = 'failed'",
             [run_id],
         )?;
