@@ -39,7 +39,7 @@ use support::Rng;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_stella-scheduler");
 /// Bumped whenever the generated estate changes, so a stale cache is not reused.
-const GENERATOR_VERSION: u32 = 2;
+const GENERATOR_VERSION: u32 = 3;
 const ARTIFACTS: u64 = 10_000;
 const COMPONENTS: usize = 500;
 const ESTATE_PACKAGES: u64 = 50_000;

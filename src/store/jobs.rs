@@ -476,7 +476,10 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT feed, doc_id, format, path, subject_name, bytes FROM documents
+                // By the (kind, doc_id) prefix of documents_subjects: a few versions, not
+                // every SBOM of the span (which the planner picked otherwise).
+                "SELECT feed, doc_id, format, path, subject_name, bytes
+                 FROM documents INDEXED BY documents_subjects
                  WHERE kind = 'sbom' AND doc_id = ?1 AND valid_from <= ?2
                    AND (valid_to IS NULL OR valid_to > ?2)
                  ORDER BY feed LIMIT 1",
