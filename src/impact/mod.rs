@@ -162,11 +162,6 @@ impl Collector {
     /// Sorts artifacts and their reasons (dropping repeated reasons) and names each
     /// artifact as its SBOM subject does at `position`.
     fn finish(self, store: &crate::store::Store, position: u64) -> Result<ImpactSet, StoreError> {
-        let mut names: HashMap<String, Option<String>> = store
-            .artifacts_as_of(position)?
-            .into_iter()
-            .map(|a| (a.artifact, a.name))
-            .collect();
         let mut artifacts: Vec<Impacted> = self
             .by_artifact
             .into_iter()
@@ -174,7 +169,7 @@ impl Collector {
                 reasons.sort_unstable();
                 reasons.dedup();
                 Impacted {
-                    name: names.remove(&artifact).flatten(),
+                    name: None,
                     artifact,
                     severity,
                     reasons,
@@ -182,6 +177,16 @@ impl Collector {
             })
             .collect();
         artifacts.sort_unstable_by(|a, b| a.artifact.cmp(&b.artifact));
+        // Both sides in digest order: one merge, no map of every artifact's name.
+        let mut next = 0;
+        store.scan_artifacts(position, |artifact, name| {
+            while next < artifacts.len() && artifacts[next].artifact.as_str() < artifact {
+                next += 1;
+            }
+            if let Some(impacted) = artifacts.get_mut(next).filter(|i| i.artifact == artifact) {
+                impacted.name = name.map(str::to_owned);
+            }
+        })?;
         Ok(ImpactSet::new(position, artifacts))
     }
 }

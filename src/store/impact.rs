@@ -138,6 +138,40 @@ impl Store {
         Ok(())
     }
 
+    /// Visits every artifact an SBOM describes as of `position`, in digest order, with
+    /// its subject name (the first feed's by name when several describe it), without
+    /// copying: how an impact set names its artifacts.
+    pub fn scan_artifacts(
+        &self,
+        position: u64,
+        mut visit: impl FnMut(&str, Option<&str>),
+    ) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT doc_id, subject_name, valid_from, valid_to
+             FROM documents INDEXED BY documents_subjects
+             WHERE kind = 'sbom' ORDER BY doc_id, feed",
+        )?;
+        let mut rows = stmt.query([])?;
+        let corrupt = |e: rusqlite::types::FromSqlError| StoreError::Corrupt {
+            what: format!("sbom document row: {e}"),
+        };
+        let (at, mut last) = (position as i64, String::new());
+        while let Some(r) = rows.next()? {
+            let from: i64 = r.get(2)?;
+            let to: Option<i64> = r.get(3)?;
+            if from > at || to.is_some_and(|t| t <= at) {
+                continue;
+            }
+            let artifact = r.get_ref(0)?.as_str().map_err(corrupt)?;
+            if artifact == last {
+                continue;
+            }
+            visit(artifact, r.get_ref(1)?.as_str_or_null().map_err(corrupt)?);
+            artifact.clone_into(&mut last);
+        }
+        Ok(())
+    }
+
     /// Every artifact an SBOM describes as of `position`, in digest order; when two
     /// feeds describe one artifact, the first feed in name order names it.
     pub fn artifacts_as_of(&self, position: u64) -> Result<Vec<ArtifactRef>, StoreError> {
