@@ -88,15 +88,6 @@ fn inputs(src: &Path) -> Vec<Vec<PathBuf>> {
     groups
 }
 
-fn drop_group(group: &[PathBuf], dir: &Path) {
-    for file in group {
-        let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        let hidden = dir.join("inbox").join(format!(".{name}.partial"));
-        std::fs::copy(file, &hidden).unwrap();
-        std::fs::rename(&hidden, dir.join("inbox").join(&name)).unwrap();
-    }
-}
-
 fn run_once(dir: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(["run", "--once", "--settle-ms", "0", "--data-dir"])

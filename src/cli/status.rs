@@ -1,5 +1,7 @@
 //! `status`: change-log position, feed heads, pending and quarantined bundles, counts.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::data_dir_args::DataDirArgs;
@@ -24,6 +26,12 @@ struct Status {
     pending: Vec<Pending>,
     quarantined: usize,
     documents: DocumentCounts,
+    runs: BTreeMap<String, u64>,
+    jobs: BTreeMap<String, u64>,
+    sla_breached: u64,
+    queue_paused: bool,
+    /// The last completion bundle's sequence in the site feed (0: none yet).
+    last_export: u64,
     /// SHA-256 over the change log and every document version (no wall-clock fields).
     state_digest: String,
 }
@@ -54,7 +62,13 @@ fn gather(dir: &DataDir, store: &Store) -> anyhow::Result<Status> {
         .into_iter()
         .filter_map(|f| pending_entry(&f, &feeds))
         .collect();
+    let counts = store.scheduler_counts()?;
     Ok(Status {
+        runs: counts.runs,
+        jobs: counts.jobs,
+        sla_breached: counts.sla_breached,
+        queue_paused: store.paused()?,
+        last_export: store.export_head()?.map_or(0, |h| h.sequence),
         position: store.position()?,
         pending,
         quarantined: inbox::bundles_in(&dir.quarantine())?.len(),
@@ -100,6 +114,30 @@ fn render(s: &Status) -> String {
         "documents   {} advisories, {} vex, {} sboms",
         d.advisory, d.vex, d.sbom
     ));
+    let by_state = |m: &BTreeMap<String, u64>| {
+        let parts: Vec<String> = m.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        if parts.is_empty() {
+            "none".to_owned()
+        } else {
+            parts.join(", ")
+        }
+    };
+    lines.push(format!("runs        {}", by_state(&s.runs)));
+    lines.push(format!(
+        "jobs        {}{}{}",
+        by_state(&s.jobs),
+        if s.sla_breached > 0 {
+            format!(", {} past their SLA", s.sla_breached)
+        } else {
+            String::new()
+        },
+        if s.queue_paused {
+            " (queue paused)"
+        } else {
+            ""
+        }
+    ));
+    lines.push(format!("exports     {}", s.last_export));
     lines.push(format!("state       {}", s.state_digest));
     lines.join("\n")
 }

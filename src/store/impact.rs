@@ -66,15 +66,7 @@ impl Store {
                 true => Side::New,
                 false => Side::Old,
             };
-            let doc = StoredDocument {
-                feed: r.get(0)?,
-                doc_id: r.get(1)?,
-                format: r.get(2)?,
-                path: r.get(3)?,
-                subject_name: r.get(4)?,
-                bytes: r.get(5)?,
-            };
-            Ok((side, doc))
+            Ok((side, super::sqlite::read_document(r)?))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -484,16 +484,7 @@ impl Store {
                    AND (valid_to IS NULL OR valid_to > ?2)
                  ORDER BY feed LIMIT 1",
                 params![artifact, position as i64],
-                |r| {
-                    Ok(StoredDocument {
-                        feed: r.get(0)?,
-                        doc_id: r.get(1)?,
-                        format: r.get(2)?,
-                        path: r.get(3)?,
-                        subject_name: r.get(4)?,
-                        bytes: r.get(5)?,
-                    })
-                },
+                super::sqlite::read_document,
             )
             .optional()?)
     }

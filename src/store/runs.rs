@@ -73,6 +73,15 @@ pub struct RunOutput {
     pub completion: Option<Vec<u8>>,
 }
 
+/// How many runs and jobs are in each state (states with none are absent).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SchedulerCounts {
+    pub runs: std::collections::BTreeMap<String, u64>,
+    pub jobs: std::collections::BTreeMap<String, u64>,
+    pub sla_breached: u64,
+}
+
 /// What finishing a run records.
 #[derive(Clone, Debug)]
 pub struct RunOutcome {
@@ -273,6 +282,27 @@ impl Store {
                 }
             }
         }
+        Ok(counts)
+    }
+
+    /// Runs by state, and jobs by state, across the store.
+    pub fn scheduler_counts(&self) -> Result<SchedulerCounts, StoreError> {
+        let mut counts = SchedulerCounts::default();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT state, COUNT(*) FROM runs GROUP BY state ORDER BY state")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        counts.runs = rows.collect::<Result<_, _>>()?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        counts.jobs = rows.collect::<Result<_, _>>()?;
+        counts.sla_breached =
+            self.conn
+                .query_row("SELECT COUNT(*) FROM jobs WHERE sla_breached", [], |r| {
+                    r.get::<_, i64>(0)
+                })? as u64;
         Ok(counts)
     }
 

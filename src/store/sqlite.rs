@@ -68,6 +68,19 @@ pub struct ComponentRow {
     pub purl: String,
 }
 
+/// A `StoredDocument` from the first six columns of a row:
+/// `feed, doc_id, format, path, subject_name, bytes`.
+pub(super) fn read_document(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredDocument> {
+    Ok(StoredDocument {
+        feed: r.get(0)?,
+        doc_id: r.get(1)?,
+        format: r.get(2)?,
+        path: r.get(3)?,
+        subject_name: r.get(4)?,
+        bytes: r.get(5)?,
+    })
+}
+
 /// What `put` did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PutOutcome {
@@ -185,16 +198,7 @@ impl Store {
                AND (d.valid_to IS NULL OR d.valid_to > ?2)
              ORDER BY d.feed, d.doc_id",
         )?;
-        let rows = stmt.query_map(params![kind.as_str(), position as i64], |r| {
-            Ok(StoredDocument {
-                feed: r.get(0)?,
-                doc_id: r.get(1)?,
-                format: r.get(2)?,
-                path: r.get(3)?,
-                subject_name: r.get(4)?,
-                bytes: r.get(5)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![kind.as_str(), position as i64], read_document)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

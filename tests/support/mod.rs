@@ -178,3 +178,14 @@ impl Rng {
         self.next() % n
     }
 }
+
+/// Copies bundles into `dir`'s inbox the way producers must: as `.NAME.partial`, then
+/// renamed to `NAME`.
+pub fn drop_group(group: &[PathBuf], dir: &Path) {
+    for file in group {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let hidden = dir.join("inbox").join(format!(".{name}.partial"));
+        std::fs::copy(file, &hidden).unwrap();
+        std::fs::rename(&hidden, dir.join("inbox").join(&name)).unwrap();
+    }
+}

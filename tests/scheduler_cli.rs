@@ -1,0 +1,195 @@
+//! The scheduler's commands through the real binary over the sample bundles: status
+//! counts, runs list/show/cancel/retry, recheck, jobs list/retry, queue pause/resume,
+//! export, and the refusals each documents (exit 1 with the reason).
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use support::*;
+
+/// The four samples ingested and `run --once` done: 4 window runs, 6 jobs, 1 export.
+fn site(root: &Path) -> PathBuf {
+    let dir = data_dir(root);
+    let d = dir.to_str().unwrap().to_owned();
+    let bundles = Path::new(ROOT).join("bundles");
+    let mut args = vec!["ingest".to_owned(), "--data-dir".to_owned(), d.clone()];
+    for name in bundle_names(&bundles) {
+        args.push(bundles.join(name).to_str().unwrap().to_owned());
+    }
+    ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    ok(&["run", "--once", "--settle-ms", "0", "--data-dir", &d]);
+    dir
+}
+
+fn json(args: &[&str]) -> Value {
+    serde_json::from_slice(&ok(args).stdout).unwrap()
+}
+
+fn refused(args: &[&str], says: &str) {
+    let out = run(args);
+    assert_eq!(out.status.code(), Some(1), "{args:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(says), "{args:?}: {stderr}");
+}
+
+#[test]
+fn status_runs_and_jobs_describe_a_finished_site() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = site(tmp.path());
+    let d = dir.to_str().unwrap();
+
+    let status = json(&["status", "--json", "--data-dir", d]);
+    assert_eq!(status["runs"], serde_json::json!({"completed": 4}));
+    assert_eq!(status["jobs"], serde_json::json!({"succeeded": 6}));
+    assert_eq!(status["lastExport"], 1);
+    assert_eq!(status["queuePaused"], false);
+    assert_eq!(status["slaBreached"], 0);
+
+    let runs = json(&["runs", "list", "--json", "--data-dir", d]);
+    let ids: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["runId"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "run-00000004",
+            "run-00000003",
+            "run-00000002",
+            "run-00000001"
+        ]
+    );
+
+    // The SBOM window (position 3 in file order: osv 1, osv 2, sbom, vex).
+    let shown = json(&["runs", "show", "--json", "--data-dir", d, "run-00000003"]);
+    assert_eq!(shown["jobs"]["succeeded"], 6);
+    assert_eq!(shown["summary"]["new"], 19);
+    assert_eq!(
+        shown["completion"]["payloadType"],
+        "application/vnd.in-toto+json"
+    );
+    assert_eq!(shown["impact"]["artifacts"].as_array().unwrap().len(), 6);
+
+    let jobs = json(&[
+        "jobs",
+        "list",
+        "--json",
+        "--data-dir",
+        d,
+        "--run",
+        "run-00000003",
+    ]);
+    assert_eq!(jobs.as_array().unwrap().len(), 6);
+    assert!(jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|j| j["state"] == "succeeded"));
+
+    refused(&["runs", "show", "--data-dir", d, "run-99"], "no run");
+    refused(
+        &["runs", "cancel", "--data-dir", d, "run-00000003"],
+        "not cancellable",
+    );
+    refused(
+        &["runs", "retry", "--data-dir", d, "run-00000003"],
+        "only a failed run",
+    );
+    refused(&["jobs", "retry", "--data-dir", d, "1"], "only a dead job");
+    refused(&["jobs", "retry", "--data-dir", d, "999"], "no job 999");
+
+    let out = ok(&[
+        "export",
+        "--data-dir",
+        d,
+        "--out",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to export"));
+}
+
+#[test]
+fn a_paused_queue_holds_a_recheck_until_it_is_cancelled_or_resumed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = site(tmp.path());
+    let d = dir.to_str().unwrap();
+    ok(&["queue", "pause", "--data-dir", d]);
+    let all = r#"{"all":true}"#;
+    let first = json(&[
+        "recheck",
+        "--json",
+        "--data-dir",
+        d,
+        "--selector",
+        all,
+        "--idempotency-key",
+        "k1",
+    ]);
+    assert_eq!(first["created"], true);
+    let again = json(&[
+        "recheck",
+        "--json",
+        "--data-dir",
+        d,
+        "--selector",
+        all,
+        "--idempotency-key",
+        "k1",
+    ]);
+    assert_eq!(again["created"], false);
+    assert_eq!(again["run"]["runId"], first["run"]["runId"]);
+    refused(
+        &[
+            "recheck",
+            "--data-dir",
+            d,
+            "--selector",
+            r#"{"purl":"pkg:npm/x"}"#,
+            "--idempotency-key",
+            "k1",
+        ],
+        "another selector",
+    );
+
+    ok(&["run", "--once", "--settle-ms", "0", "--data-dir", d]);
+    let status = json(&["status", "--json", "--data-dir", d]);
+    assert_eq!(status["queuePaused"], true);
+    assert_eq!(
+        status["jobs"]["queued"], 6,
+        "a paused queue hands out nothing"
+    );
+
+    let held = first["run"]["runId"].as_str().unwrap();
+    ok(&["runs", "cancel", "--data-dir", d, held]);
+    let cancelled = json(&[
+        "jobs",
+        "list",
+        "--json",
+        "--data-dir",
+        d,
+        "--state",
+        "cancelled",
+    ]);
+    assert_eq!(cancelled.as_array().unwrap().len(), 6);
+
+    ok(&["queue", "resume", "--data-dir", d]);
+    let second = json(&["recheck", "--json", "--data-dir", d, "--selector", all]);
+    ok(&["run", "--once", "--settle-ms", "0", "--data-dir", d]);
+    let id = second["run"]["runId"].as_str().unwrap();
+    let shown = json(&["runs", "show", "--json", "--data-dir", d, id]);
+    assert_eq!(shown["run"]["state"], "completed");
+    assert_eq!(
+        shown["summary"]["new"], 0,
+        "a recheck of an unchanged state finds nothing new"
+    );
+    let status = json(&["status", "--json", "--data-dir", d]);
+    assert_eq!(
+        status["lastExport"], 2,
+        "the recheck's event went out in a second export"
+    );
+}
