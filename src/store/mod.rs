@@ -15,9 +15,7 @@ mod sqlite;
 pub use exports::{ExportHead, ExportRecord, NewExport, Unexported};
 pub use impact::{ArtifactComponent, ArtifactRef, ComponentRef, Side};
 pub use jobs::{ClaimedJob, FenceLost, JobRecord, JobResult, Retry, MAX_TAKEOVERS};
-pub use runs::{
-    JobCounts, NewJob, NewRun, RunOutcome, RunOutput, RunRecord, SchedulerCounts,
-};
+pub use runs::{JobCounts, NewJob, NewRun, RunOutcome, RunOutput, RunRecord, SchedulerCounts};
 
 pub use sqlite::{
     ApplyHeader, ApplyTx, ComponentRow, NewVersion, PutOutcome, Store, StoredDocument,
