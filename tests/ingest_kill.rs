@@ -23,6 +23,10 @@ const FEEDS: [&str; 3] = ["osv-a", "osv-b", "osv-c"];
 const PER_FEED: u64 = 12;
 const DOCS_PER_BUNDLE: usize = 150;
 const MIN_KILLS: usize = 50;
+/// Kills land within this share of the time an uninterrupted run took.
+const KILL_SPAN: f64 = 0.75;
+/// Kills per arrival group at most, before a last run finishes the group.
+const KILLS_PER_GROUP: usize = 3;
 
 fn advisories(feed: &str, seq: u64) -> Vec<stella_scheduler::bundle::NewDocument> {
     (0..DOCS_PER_BUNDLE)
@@ -101,10 +105,13 @@ fn inbox_empty(dir: &Path) -> bool {
     bundle_names(&dir.join("inbox")).is_empty()
 }
 
-/// Starts a run and SIGKILLs it after a random delay; true if it was still working.
-fn kill_one(dir: &Path, rng: &mut Rng) -> bool {
+/// Starts a run and SIGKILLs it after a random delay below `KILL_SPAN` of `window` (how
+/// long the uninterrupted run took on the same files), so that kills land inside the
+/// work however fast this machine is; true if it was still working.
+fn kill_one(dir: &Path, rng: &mut Rng, window: Duration) -> bool {
     let mut child = run_once(dir).spawn().unwrap();
-    std::thread::sleep(Duration::from_micros(rng.below(120_000)));
+    let micros = (window.mul_f64(KILL_SPAN).as_micros() as u64).max(1_000);
+    std::thread::sleep(Duration::from_micros(rng.below(micros)));
     let alive = child.try_wait().unwrap().is_none();
     child.kill().unwrap(); // SIGKILL on Unix
     child.wait().unwrap();
@@ -138,23 +145,33 @@ fn sigkill_during_ingest_never_loses_or_doubles_anything() {
     std::fs::create_dir_all(&src).unwrap();
     let groups = inputs(&src);
     let reference = data_dir(&tmp.path().join("reference"));
+    let mut windows = Vec::new();
     for group in &groups {
         drop_group(group, &reference);
+        let started = std::time::Instant::now();
         let _ = run_once(&reference).status().unwrap();
+        windows.push(started.elapsed());
         assert!(inbox_empty(&reference));
     }
 
     let killed = data_dir(&tmp.path().join("killed"));
     let (mut kills, mut mid_work) = (0usize, 0usize);
-    for group in &groups {
+    for (group, window) in groups.iter().zip(&windows) {
         drop_group(group, &killed);
-        while !inbox_empty(&killed) {
-            mid_work += kill_one(&killed, &mut rng) as usize;
+        for _ in 0..KILLS_PER_GROUP {
+            if inbox_empty(&killed) {
+                break;
+            }
+            mid_work += kill_one(&killed, &mut rng, *window) as usize;
             kills += 1;
         }
+        // Whatever the kills left, an uninterrupted run finishes.
+        let _ = run_once(&killed).status().unwrap();
+        assert!(inbox_empty(&killed));
     }
+    let longest = windows.iter().max().copied().unwrap_or_default();
     while kills < MIN_KILLS {
-        mid_work += kill_one(&killed, &mut rng) as usize;
+        mid_work += kill_one(&killed, &mut rng, longest) as usize;
         kills += 1;
     }
     let _ = run_once(&killed).status().unwrap();
