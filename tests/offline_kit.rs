@@ -123,14 +123,17 @@ struct Snapshot {
 }
 
 fn snapshot(dir: &Path) -> Snapshot {
-    // Read the file before any command opens the store again.
-    let store_bytes = std::fs::read(dir.join("store/state.sqlite")).unwrap();
-    let store_files = store_files(dir);
+    // The readers come first: the last of them to close copies whatever the write-ahead
+    // log holds into the file (`ingest` leaves that to the next process, docs/state.md),
+    // so the bytes read afterwards are the whole state, and anything an import had
+    // written, even to the log alone, shows in them.
+    let digest = status(dir)["stateDigest"].clone();
+    let findings = findings(dir);
     Snapshot {
-        store_bytes,
-        store_files,
-        digest: status(dir)["stateDigest"].clone(),
-        findings: findings(dir),
+        store_bytes: std::fs::read(dir.join("store/state.sqlite")).unwrap(),
+        store_files: store_files(dir),
+        digest,
+        findings,
     }
 }
 

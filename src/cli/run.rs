@@ -18,7 +18,7 @@ use notify::Watcher as _;
 use super::data_dir_args::{ApplyArgs, DataDirArgs, Site};
 use super::output::{self, CliError, Exit};
 use crate::ingest::inbox::{self, Settler};
-use crate::ingest::Outcome;
+use crate::ingest::{Ingestor, Outcome};
 use crate::service::{Scheduler, Step, Workers};
 
 #[derive(Debug, clap::Args)]
@@ -76,7 +76,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
             let _ = output::json(o);
         }
     };
-    ingestor.retry_pending(&mut emit).map_err(CliError::usage)?;
+    // What an earlier `ingest` left in the write-ahead log (docs/state.md).
+    ingestor.checkpoint().map_err(CliError::usage)?;
+    let applied = ingestor.retry_pending(&mut emit).map_err(CliError::usage)?;
+    checkpoint_after(&ingestor, &applied)?;
     let mut settler = Settler::new(Duration::from_millis(args.settle_ms));
     let rescan = Duration::from_secs(args.rescan_secs.max(1));
     let workers = match args.once {
@@ -89,7 +92,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
     };
     loop {
         let ready = take_ready(&mut settler, &watched, &dir.inbox()).map_err(CliError::usage)?;
-        ingestor.drain(ready, &mut emit).map_err(CliError::usage)?;
+        let applied = ingestor.drain(ready, &mut emit).map_err(CliError::usage)?;
+        checkpoint_after(&ingestor, &applied)?;
         schedule(&mut scheduler, &args, &shutdown, workers.as_ref())?;
         let waiting = !inbox::bundles_in(&watched)
             .map_err(CliError::usage)?
@@ -113,6 +117,19 @@ pub fn run(args: Args) -> Result<(), CliError> {
         true => Err(CliError::reported(Exit::Refused)),
         false => Ok(()),
     }
+}
+
+/// Applying leaves the write-ahead log to idle time: once a pass applied something, it
+/// is copied into the store here, before planning, so that no other connection's commit
+/// does it instead.
+fn checkpoint_after(ingestor: &Ingestor, outcomes: &[Outcome]) -> Result<(), CliError> {
+    if outcomes
+        .iter()
+        .any(|o| matches!(o, Outcome::Applied { .. }))
+    {
+        ingestor.checkpoint().map_err(CliError::usage)?;
+    }
+    Ok(())
 }
 
 /// Plans new windows; with `--once`, runs every job to the end on `--workers` threads

@@ -2,12 +2,19 @@
 //! apply it in one store transaction, or put it where it belongs.
 //!
 //! Verification (zstd, tar, SHA-256) runs on its own thread and hands over each member
-//! only after its digest matched; this thread parses the documents and writes them, so
-//! the two halves overlap on two cores. Nothing commits unless verification, every parse
-//! and every write succeeded.
+//! only after its digest matched; parse workers turn members into rows, and this thread
+//! writes them, so the stages overlap on every core. Nothing commits unless verification,
+//! every parse and every write succeeded.
+//!
+//! Members travel in batches dealt round-robin to the parse workers, and this thread
+//! takes the parsed batches back in the same rotation: documents are written in bundle
+//! order, and the first bad document in that order is the one reported, however the
+//! workers were scheduled.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::thread::Scope;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -22,13 +29,24 @@ use crate::bundle::{
 use crate::formats::{self, FormatError, ParsedDocument};
 use crate::matching::ecosystem::component_index_lookups;
 use crate::model::DocumentKind;
-use crate::store::{ApplyHeader, ApplyTx, ComponentRow, NewVersion, PutOutcome, StoreError};
+use crate::store::{
+    ApplyHeader, ApplyTx, ComponentRow, NewVersion, PutOutcome, StoreError, WalWriteback,
+};
 
-/// Batches in flight between the stages; each batch holds up to `BATCH_MEMBERS` members
-/// or `BATCH_BYTES` bytes, so a thread wakes once per batch, not once per document.
-const QUEUE_BATCHES: usize = 8;
+/// Parse workers. Parsing is the costliest stage (about as much CPU as verification
+/// and SQLite together), so two workers let it use whatever core the others leave idle.
+const PARSE_WORKERS: usize = 2;
+/// Batches in flight on each channel between the stages; each batch holds up to
+/// `BATCH_MEMBERS` members or `BATCH_BYTES` bytes, so a thread wakes once per batch, not
+/// once per document.
+const QUEUE_BATCHES: usize = 4;
 const BATCH_MEMBERS: usize = 128;
 const BATCH_BYTES: usize = 1 << 20;
+/// Bundles with at least this many bytes of documents have their write-ahead log synced
+/// while they are applied (`write_back`); below it, the page cache holds most of what
+/// they write until the commit anyway.
+const WRITEBACK_FROM_BYTES: u64 = 64 << 20;
+const WRITEBACK_EVERY: Duration = Duration::from_millis(200);
 
 type Member = (DocumentEntry, Vec<u8>);
 
@@ -49,6 +67,8 @@ struct Facts {
     created_at: String,
     expired: bool,
     withdrawn: Vec<Withdrawal>,
+    /// Bytes of documents the manifest lists.
+    bytes: u64,
 }
 
 impl Facts {
@@ -59,6 +79,7 @@ impl Facts {
             created_at: manifest.created_at.clone(),
             expired: manifest.expires_at().is_some_and(|t| now > t),
             withdrawn: manifest.withdrawn.clone(),
+            bytes: manifest.documents.iter().map(|d| d.size).sum(),
         }
     }
 }
@@ -68,7 +89,9 @@ struct ChannelSink {
     now: OffsetDateTime,
     facts: Option<SyncSender<Facts>>,
     go: Receiver<bool>,
-    members: SyncSender<Vec<Member>>,
+    /// One channel per parse worker; batch `n` goes to worker `n % PARSE_WORKERS`.
+    members: Vec<SyncSender<Vec<Member>>>,
+    sent: usize,
     batch: Vec<Member>,
     batch_bytes: usize,
     wants: bool,
@@ -81,7 +104,9 @@ impl ChannelSink {
         }
         self.batch_bytes = 0;
         let batch = std::mem::take(&mut self.batch);
-        self.members
+        let worker = &self.members[self.sent % self.members.len()];
+        self.sent += 1;
+        worker
             .send(batch)
             .map_err(|_| "ingest stopped reading members".into())
     }
@@ -150,6 +175,7 @@ impl LoadFault {
 impl Ingestor {
     /// Processes one file that sits in inbox/ or pending/.
     pub fn process(&mut self, file: &Path) -> Result<Outcome, IngestError> {
+        self.checkpoint_if_log_is_large()?;
         let now = OffsetDateTime::now_utc();
         let verifier = Verifier::new(&self.trust, self.limits)
             .at(now)
@@ -162,13 +188,14 @@ impl Ingestor {
             // the verifier thread before the scope joins it.
             let (fact_tx, fact_rx) = mpsc::sync_channel(1);
             let (go_tx, go_rx) = mpsc::sync_channel(1);
-            let (member_tx, member_rx) = mpsc::sync_channel(QUEUE_BATCHES);
+            let (member_txs, member_rxs) = channels(PARSE_WORKERS);
             let verifying = scope.spawn(move || {
                 let mut sink = ChannelSink {
                     now,
                     facts: Some(fact_tx),
                     go: go_rx,
-                    members: member_tx,
+                    members: member_txs,
+                    sent: 0,
                     batch: Vec::with_capacity(BATCH_MEMBERS),
                     batch_bytes: 0,
                     wants: false,
@@ -187,13 +214,14 @@ impl Ingestor {
             let mut loaded = None;
             if let Some((facts, Decision::Apply)) = &judged {
                 let header = header(facts, &source_file, facts.expired && expiry_opt_out, now);
-                let (parsed_tx, parsed_rx) = mpsc::sync_channel(QUEUE_BATCHES);
-                let parsing = scope.spawn(move || parse_stage(member_rx, parsed_tx));
-                loaded = Some(load(store.begin_apply(header)?, facts, parsed_rx));
-                let parse_time = parsing.join().expect("the parse thread does not panic");
-                tracing::debug!(parse_ms = parse_time.as_millis() as u64, "documents parsed");
+                let writeback = match facts.bytes >= WRITEBACK_FROM_BYTES {
+                    true => store.wal_writeback(),
+                    false => None,
+                };
+                let tx = store.begin_apply(header)?;
+                loaded = Some(load_in_parallel(scope, tx, facts, member_rxs, writeback));
             } else {
-                drop(member_rx);
+                drop(member_rxs);
             }
             let report = verifying
                 .join()
@@ -201,6 +229,54 @@ impl Ingestor {
             settle(dir, file, report, judged, loaded)
         })
     }
+}
+
+/// Runs the parse workers and, for a large bundle, the write-back of the log while this
+/// thread writes what they parsed into `tx`.
+fn load_in_parallel<'scope, 'c>(
+    scope: &'scope Scope<'scope, '_>,
+    tx: ApplyTx<'c>,
+    facts: &Facts,
+    members: Vec<Receiver<Vec<Member>>>,
+    writeback: Option<WalWriteback>,
+) -> Result<ApplyTx<'c>, LoadFault> {
+    let (parsed_txs, parsed_rxs) = channels(PARSE_WORKERS);
+    let workers: Vec<_> = members
+        .into_iter()
+        .zip(parsed_txs)
+        .map(|(rx, tx)| scope.spawn(move || parse_stage(rx, tx)))
+        .collect();
+    // Dropping `stop` ends the write-back; it runs until the commit at the latest.
+    let (stop, stopped) = mpsc::channel::<()>();
+    if let Some(wal) = writeback {
+        scope.spawn(move || write_back(wal, stopped));
+    }
+    let loaded = load(tx, facts, parsed_rxs);
+    drop(stop);
+    let parse_time: Duration = workers
+        .into_iter()
+        .map(|w| w.join().expect("a parse worker does not panic"))
+        .sum();
+    tracing::debug!(parse_ms = parse_time.as_millis() as u64, "documents parsed");
+    loaded
+}
+
+/// Syncs the write-ahead log every `WRITEBACK_EVERY` until `stop` closes, so that the
+/// disk writes of a large apply overlap its parsing instead of all waiting for the
+/// commit. The first failure ends it: the commit's own sync is the one that counts, and
+/// it reports any error.
+fn write_back(mut wal: WalWriteback, stop: Receiver<()>) {
+    while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(WRITEBACK_EVERY) {
+        if let Err(error) = wal.sync() {
+            tracing::debug!(%error, "the write-ahead log was not synced ahead of the commit");
+            return;
+        }
+    }
+}
+
+/// `n` bounded channels, their senders and receivers apart.
+fn channels<T>(n: usize) -> (Vec<SyncSender<T>>, Vec<Receiver<T>>) {
+    (0..n).map(|_| mpsc::sync_channel(QUEUE_BATCHES)).unzip()
 }
 
 fn chain_decision(store: &crate::store::Store, facts: &Facts) -> Result<Decision, IngestError> {
@@ -225,15 +301,15 @@ fn header(facts: &Facts, source: &str, expired_accepted: bool, now: OffsetDateTi
     }
 }
 
-/// The parse stage: members in, parsed members out, stopping at the first bad one.
+/// One parse worker: members in, parsed members out, stopping at the first bad one.
 /// Returns the time spent parsing.
 fn parse_stage(
     members: Receiver<Vec<Member>>,
     parsed: SyncSender<Result<Vec<Parsed>, LoadFault>>,
-) -> std::time::Duration {
-    let mut spent = std::time::Duration::ZERO;
+) -> Duration {
+    let mut spent = Duration::ZERO;
     for batch in members {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let out: Result<Vec<Parsed>, LoadFault> = batch.into_iter().map(parse_member).collect();
         spent += started.elapsed();
         let failed = out.is_err();
@@ -285,19 +361,23 @@ pub(crate) fn component_rows(sbom: &crate::model::Sbom) -> Vec<ComponentRow> {
     rows.collect()
 }
 
-/// Withdrawals first, then every parsed member as it arrives; the transaction is
-/// returned uncommitted so the caller commits only if verification also succeeded.
+/// Withdrawals first, then every parsed batch in bundle order, taking the workers'
+/// outputs in the rotation the batches were dealt in; the transaction is returned
+/// uncommitted so the caller commits only if verification also succeeded.
 fn load<'c>(
     mut tx: ApplyTx<'c>,
     facts: &Facts,
-    parsed: Receiver<Result<Vec<Parsed>, LoadFault>>,
+    parsed: Vec<Receiver<Result<Vec<Parsed>, LoadFault>>>,
 ) -> Result<ApplyTx<'c>, LoadFault> {
     for w in &facts.withdrawn {
         tx.withdraw(w.kind, &w.id)?;
     }
-    let (mut documents, mut storing) = (0u64, std::time::Duration::ZERO);
-    for batch in parsed {
-        let started = std::time::Instant::now();
+    let (mut documents, mut storing) = (0u64, Duration::ZERO);
+    // Batch n comes from worker n % len; the first worker with nothing more to give
+    // marks the end, since the batches after it were dealt after it.
+    let in_order = parsed.iter().cycle().map_while(|rx| rx.recv().ok());
+    for batch in in_order {
+        let started = Instant::now();
         for doc in batch? {
             store_one(&mut tx, &doc)?;
             documents += 1;
@@ -348,7 +428,7 @@ fn settle(
     let (facts, decision) = judged.expect("a valid report has passed the manifest hook");
     match (decision, loaded) {
         (Decision::Apply, Some(Ok(tx))) => {
-            let started = std::time::Instant::now();
+            let started = Instant::now();
             let position = tx.commit()?;
             tracing::debug!(
                 commit_ms = started.elapsed().as_millis() as u64,

@@ -21,6 +21,11 @@ pub use placement::reason_path;
 use crate::bundle::{ExpiryPolicy, Limits, Trust, TrustError};
 use crate::store::{Store, StoreError};
 
+/// How much write-ahead log a bundle may find before it is applied; beyond it, the log is
+/// copied into the database file first (a checkpoint), so that it does not grow with
+/// every bundle of a long stream.
+pub const WAL_COPY_BEFORE_APPLY_BYTES: u64 = 256 << 20;
+
 /// Failures of the environment (store, file system), not of a bundle: processing stops
 /// and the file stays where it was, to be taken again.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +105,7 @@ impl Ingestor {
         let config = dir.config()?;
         let trust = Trust::load(&dir.trust_path(&config, trust_override))?;
         let store = dir.open_store()?;
+        store.defer_checkpoints()?;
         Ok(Self {
             dir,
             store,
@@ -107,6 +113,43 @@ impl Ingestor {
             limits,
             expiry,
         })
+    }
+
+    /// Copies the write-ahead log into the database file, without waiting for readers.
+    ///
+    /// A bundle's commit never does this: the commit is durable once it is in the log,
+    /// and for a large snapshot the copy costs about as much again. `run` calls this when
+    /// a pass applied something and before it plans, and once at its start for what an
+    /// earlier process left; applying a bundle first copies a log grown past
+    /// [`WAL_COPY_BEFORE_APPLY_BYTES`]; `ingest` leaves its last bundles in the log for
+    /// the next process that opens the store (docs/state.md).
+    pub fn checkpoint(&self) -> Result<(), IngestError> {
+        self.copy_log(|_| true)
+    }
+
+    /// Before a bundle is applied: copies the write-ahead log into the database file
+    /// when it already holds more than [`WAL_COPY_BEFORE_APPLY_BYTES`], so that a
+    /// stream of bundles applied without idle time between them (one `ingest` of many
+    /// files) keeps the log to about one bundle's size.
+    fn checkpoint_if_log_is_large(&self) -> Result<(), IngestError> {
+        self.copy_log(|bytes| bytes > WAL_COPY_BEFORE_APPLY_BYTES)
+    }
+
+    fn copy_log(&self, wanted: impl Fn(u64) -> bool) -> Result<(), IngestError> {
+        if !wanted(self.store.wal_bytes()) {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let done = self.store.checkpoint()?;
+        if done.frames > 0 {
+            tracing::debug!(
+                frames = done.frames,
+                copied = done.copied,
+                checkpoint_ms = started.elapsed().as_millis() as u64,
+                "write-ahead log copied into the store"
+            );
+        }
+        Ok(())
     }
 
     pub fn store(&self) -> &Store {

@@ -18,7 +18,8 @@ pub use jobs::{ClaimedJob, FenceLost, JobRecord, JobResult, Retry, MAX_TAKEOVERS
 pub use runs::{JobCounts, NewJob, NewRun, RunOutcome, RunOutput, RunRecord, SchedulerCounts};
 
 pub use sqlite::{
-    ApplyHeader, ApplyTx, ComponentRow, NewVersion, PutOutcome, Store, StoredDocument,
+    ApplyHeader, ApplyTx, Checkpoint, ComponentRow, NewVersion, PutOutcome, Store, StoredDocument,
+    WalWriteback,
 };
 
 use std::path::PathBuf;

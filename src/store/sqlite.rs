@@ -1,7 +1,10 @@
-//! The SQLite backend: WAL, one writer, FULL synchronous commits.
+//! The SQLite backend: WAL, one writer, FULL synchronous commits. The connection that
+//! applies bundles leaves copying the log into the database file to idle time
+//! ([`Store::defer_checkpoints`]).
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension as _, Transaction};
 use sha2::{Digest as _, Sha256};
@@ -13,6 +16,10 @@ const BUSY_TIMEOUT_MS: u32 = 10_000;
 const PAGE_SIZE: i64 = 16 * 1024;
 /// Negative: KiB rather than pages. Large applies stay in memory instead of spilling.
 const CACHE_KIB: i64 = -64 * 1024;
+/// Once the write-ahead log has been copied into the database and writing starts over at
+/// its beginning, the file is cut back to this size rather than keeping the size one
+/// large bundle gave it.
+const WAL_KEEP_BYTES: i64 = 64 * 1024 * 1024;
 
 /// The state store of one data dir.
 #[derive(Debug)]
@@ -81,6 +88,36 @@ pub(super) fn read_document(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredDoc
     })
 }
 
+/// What a checkpoint found in the write-ahead log and copied into the database file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub frames: u64,
+    pub copied: u64,
+}
+
+/// Writes a large apply's write-ahead log back to disk while the apply is still
+/// writing it, so that the commit's own sync finds little left to write.
+///
+/// Syncing frames of a transaction that has not committed changes nothing that a reader
+/// or a recovery sees: both stop at the last commit frame. The log is only opened for
+/// reading and synced; SQLite takes no locks on that file, so closing it releases none.
+#[derive(Debug)]
+pub struct WalWriteback {
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl WalWriteback {
+    /// Syncs what has been written to the log so far.
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        let file = match &mut self.file {
+            Some(file) => file,
+            empty => empty.insert(File::open(&self.path)?),
+        };
+        file.sync_data()
+    }
+}
+
 /// What `put` did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PutOutcome {
@@ -106,6 +143,8 @@ impl Store {
             .map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(open_err)?;
+        conn.pragma_update(None, "journal_size_limit", WAL_KEEP_BYTES)
+            .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))
@@ -128,6 +167,55 @@ impl Store {
     pub fn map_for_reading(&self, bytes: i64) -> Result<(), StoreError> {
         self.conn.pragma_update(None, "mmap_size", bytes)?;
         Ok(())
+    }
+
+    /// For the connection that applies bundles: neither its commits nor its closing
+    /// copy the write-ahead log into the database file. A commit is durable once it is
+    /// in the log (synchronous=FULL syncs it); the copy, which for a large snapshot
+    /// costs as much as writing the log did, is left to [`Store::checkpoint`] when the
+    /// caller is idle, or to the next connection that closes last.
+    pub fn defer_checkpoints(&self) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        self.conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )?;
+        Ok(())
+    }
+
+    /// Copies the committed contents of the write-ahead log into the database file, as
+    /// far as the snapshots other connections are reading allow, without waiting for
+    /// any of them (SQLite's PASSIVE mode).
+    pub fn checkpoint(&self) -> Result<Checkpoint, StoreError> {
+        let (frames, copied): (i64, i64) =
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                    Ok((r.get(1)?, r.get(2)?))
+                })?;
+        // -1 for both when the database is not in WAL mode.
+        Ok(Checkpoint {
+            frames: frames.max(0) as u64,
+            copied: copied.max(0) as u64,
+        })
+    }
+
+    /// The size of the write-ahead log file: an upper bound of what a checkpoint would
+    /// copy (after a checkpoint the file keeps its size until writing starts over).
+    /// 0 when there is none.
+    pub fn wal_bytes(&self) -> u64 {
+        self.wal_writeback()
+            .and_then(|w| std::fs::metadata(&w.path).ok())
+            .map_or(0, |m| m.len())
+    }
+
+    /// What syncs this store's write-ahead log ahead of a large commit; `None` for a
+    /// database without a file.
+    pub fn wal_writeback(&self) -> Option<WalWriteback> {
+        let db = self.conn.path().filter(|p| !p.is_empty())?;
+        Some(WalWriteback {
+            path: super::kit::sidecar(Path::new(db), "-wal"),
+            file: None,
+        })
     }
 
     /// The last change-log position, 0 before anything was applied.
