@@ -416,6 +416,7 @@ fn noop_jobs() -> anyhow::Result<()> {
         let jobs: Vec<NewJob> = (0..per_run)
             .map(|j| NewJob {
                 artifact: format!("sha256:{:064x}", r * per_run + j),
+                tenant: "default".to_owned(),
                 severity: "low".to_owned(),
                 priority: 0,
                 deadline_ms: now + 3_600_000,

@@ -3,6 +3,7 @@
 //!
 //! The rooms follow the path of a bundle; see docs/architecture.md.
 
+pub mod api;
 pub mod bundle;
 pub mod canonical;
 pub mod cli;
@@ -17,5 +18,7 @@ pub mod matching;
 pub mod model;
 pub mod offline_kit;
 pub mod service;
+pub mod site_status;
+pub mod staleness;
 pub mod store;
 pub mod telemetry;

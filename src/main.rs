@@ -6,6 +6,6 @@ use clap::Parser as _;
 
 fn main() -> ExitCode {
     let cli = stella_scheduler::cli::Cli::parse();
-    stella_scheduler::telemetry::init(cli.verbose);
+    stella_scheduler::telemetry::init_with_format(cli.verbose, cli.log_format);
     stella_scheduler::cli::main(cli)
 }

@@ -99,6 +99,13 @@ impl Scheduler {
         })
     }
 
+    /// Creates the recheck runs of the schedules whose fire time has come; returns how
+    /// many were created.
+    pub fn fire_schedules(&mut self) -> Result<usize, jobs::schedule::ScheduleError> {
+        let fired = jobs::schedule::fire_due(&mut self.store, &self.policies, jobs::now_ms())?;
+        Ok(fired.len())
+    }
+
     /// Plans unplanned windows into runs.
     pub fn plan(&mut self) -> Result<usize, ServiceError> {
         Ok(jobs::plan_windows(&mut self.store, &self.policies, jobs::now_ms())?.len())

@@ -163,6 +163,7 @@ fn at_once(max_attempts: u32) -> Policies {
             base_ms: 0,
             cap_ms: 0,
         },
+        ..Policies::default()
     }
 }
 

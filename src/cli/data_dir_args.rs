@@ -9,7 +9,7 @@ use super::output::CliError;
 use crate::bundle::ExpiryPolicy;
 use crate::findings::VexPolicy;
 use crate::ingest::{Config, DataDir, Ingestor};
-use crate::jobs::{Policies, RetryPolicy, SlaPolicy};
+use crate::jobs::{Policies, RetryPolicy, SlaPolicy, Tenants};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DataDirArgs {
@@ -80,6 +80,7 @@ impl Site {
             policies: Policies {
                 sla,
                 retry: RetryPolicy::default(),
+                tenants: Tenants::new(config.tenants.clone()),
             },
             config,
             key,

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use super::data_dir_args::{DataDirArgs, Site};
 use super::output::{self, CliError};
+use super::progress::Working;
 use crate::export::{self as completion, Site as Signer};
 
 #[derive(Debug, clap::Args)]
@@ -25,7 +26,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
         id: &site.config.site_id,
         key: &site.key,
     };
-    let exported = completion::export(&mut store, &signer, &args.out).map_err(CliError::usage)?;
+    let working = Working::start("export", format!("writing {}", args.out.display()));
+    let exported = completion::export(&mut store, &signer, &args.out);
+    drop(working);
+    let exported = exported.map_err(CliError::usage)?;
     match (args.json, exported) {
         (true, e) => output::json_pretty(&serde_json::json!({"exported": e})),
         (false, None) => output::text("nothing to export: no finished run since the last export"),

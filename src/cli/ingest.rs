@@ -1,9 +1,10 @@
 //! `ingest`: copy bundles into the inbox and apply everything there in chain order.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::data_dir_args::{ApplyArgs, DataDirArgs};
 use super::output::{self, CliError, Exit};
+use super::progress::Files;
 use crate::ingest::{inbox, Outcome};
 
 #[derive(Debug, clap::Args)]
@@ -25,16 +26,26 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let mut ingestor = args.apply.open_ingestor(&dir)?;
     ingestor.enqueue(&args.files).map_err(CliError::usage)?;
     let ready = inbox::bundles_in(&dir.inbox()).map_err(CliError::usage)?;
+    let mut files = Files::new("ingest", &ready);
+    // One line per file above the bar, when a person is watching.
+    let mut progress = |outcome: &Outcome| {
+        files.println(&describe(outcome));
+        files.done(outcome_file(outcome));
+    };
     let outcomes = ingestor
         .drain(ready, &mut progress)
         .map_err(CliError::usage)?;
+    drop(files);
     report(&outcomes, args.json)
 }
 
-/// One line per file on stderr while the work goes on, when a person is watching.
-fn progress(outcome: &Outcome) {
-    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        super::run::log_outcome(outcome);
+/// Where the file of an outcome ended up.
+fn outcome_file(outcome: &Outcome) -> &Path {
+    match outcome {
+        Outcome::Applied { file, .. }
+        | Outcome::Duplicate { file, .. }
+        | Outcome::Pending { file, .. }
+        | Outcome::Quarantined { file, .. } => file,
     }
 }
 

@@ -21,6 +21,7 @@ mod limits_args;
 mod offline_kit_export;
 mod offline_kit_import;
 mod output;
+mod progress;
 mod queue_pause;
 mod recheck;
 mod run;
@@ -28,7 +29,12 @@ mod runs_cancel;
 mod runs_list;
 mod runs_retry;
 mod runs_show;
+mod schedules_add;
+mod schedules_delete;
+mod schedules_list;
+mod schedules_pause;
 mod status;
+mod tokens_add;
 mod trust_add;
 mod trust_list;
 
@@ -45,6 +51,15 @@ pub struct Cli {
     /// More diagnostics on stderr (-v info, -vv debug); STELLA_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// How log lines on stderr are written: text, or one JSON object per line.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: crate::telemetry::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -71,6 +86,10 @@ enum Command {
     /// Jobs: list, retry a dead-lettered one.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Cron schedules in a time zone that create recheck runs: add, list, delete, pause,
+    /// resume.
+    #[command(subcommand)]
+    Schedules(SchedulesCommand),
     /// Pause or resume job claims.
     #[command(subcommand)]
     Queue(QueueCommand),
@@ -82,6 +101,9 @@ enum Command {
     /// Trust files: which keys may sign which feeds.
     #[command(subcommand)]
     Trust(TrustCommand),
+    /// API tokens (docs/api.md).
+    #[command(subcommand)]
+    Tokens(TokensCommand),
     /// Create, verify and inspect bundles (format v1).
     #[command(subcommand)]
     Bundle(BundleCommand),
@@ -111,6 +133,20 @@ enum JobsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum SchedulesCommand {
+    /// Add a schedule; it owes its latest fire time, so the next `run` pass fires it.
+    Add(schedules_add::Args),
+    /// Schedules by name, with their next and last fire times.
+    List(schedules_list::Args),
+    /// Delete a schedule (its runs stay).
+    Delete(schedules_delete::Args),
+    /// Stop a schedule from creating runs.
+    Pause(schedules_pause::Args),
+    /// Restart a paused schedule from its next fire time after now.
+    Resume(schedules_pause::Args),
+}
+
+#[derive(Debug, Subcommand)]
 enum QueueCommand {
     /// Stop claims (running jobs finish).
     Pause(queue_pause::Args),
@@ -122,6 +158,12 @@ enum QueueCommand {
 enum KeysCommand {
     /// Generate an Ed25519 key pair: NAME.key (private, 0600) and NAME.pub.
     Generate(keys_generate::Args),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokensCommand {
+    /// Add a token with scopes and a tenant to the tokens file; prints it once.
+    Add(tokens_add::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,11 +209,17 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Recheck(args) => recheck::run(args),
         Command::Jobs(JobsCommand::List(args)) => jobs_list::run(args),
         Command::Jobs(JobsCommand::Retry(args)) => jobs_retry::run(args),
+        Command::Schedules(SchedulesCommand::Add(args)) => schedules_add::run(args),
+        Command::Schedules(SchedulesCommand::List(args)) => schedules_list::run(args),
+        Command::Schedules(SchedulesCommand::Delete(args)) => schedules_delete::run(args),
+        Command::Schedules(SchedulesCommand::Pause(args)) => schedules_pause::run(args, true),
+        Command::Schedules(SchedulesCommand::Resume(args)) => schedules_pause::run(args, false),
         Command::Queue(QueueCommand::Pause(args)) => queue_pause::run(args, true),
         Command::Queue(QueueCommand::Resume(args)) => queue_pause::run(args, false),
         Command::Export(args) => export::run(args),
         Command::Keys(KeysCommand::Generate(args)) => keys_generate::run(args),
         Command::Trust(TrustCommand::Add(args)) => trust_add::run(args),
+        Command::Tokens(TokensCommand::Add(args)) => tokens_add::run(args),
         Command::Trust(TrustCommand::List(args)) => trust_list::run(args),
         Command::Bundle(BundleCommand::Create(args)) => bundle_create::run(args),
         Command::Bundle(BundleCommand::Verify(args)) => bundle_verify::run(args),

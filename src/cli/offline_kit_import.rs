@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use super::data_dir_args::DataDirArgs;
 use super::limits_args::LimitsArgs;
 use super::output::{self, CliError};
+use super::progress::Working;
 use crate::offline_kit::{self, ImportError, ImportOptions, Imported};
 
 #[derive(Debug, clap::Args)]
@@ -35,7 +36,15 @@ pub fn run(args: Args) -> Result<(), CliError> {
         limits: args.limits.limits(),
     };
     let dir = args.data_dir.dir();
-    let imported = offline_kit::import(&dir, &args.kit, &options).map_err(classify)?;
+    let what = format!(
+        "verifying and loading {} ({})",
+        args.kit.display(),
+        Working::size_of(&args.kit)
+    );
+    let working = Working::start("offline-kit import", what);
+    let imported = offline_kit::import(&dir, &args.kit, &options);
+    drop(working);
+    let imported = imported.map_err(classify)?;
     for feed in &imported.untrusted_feeds {
         tracing::warn!(
             feed = %feed,

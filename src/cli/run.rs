@@ -17,8 +17,9 @@ use notify::Watcher as _;
 
 use super::data_dir_args::{ApplyArgs, DataDirArgs, Site};
 use super::output::{self, CliError, Exit};
+use crate::api::{self, ApiContext, Server, TokenFile};
 use crate::ingest::inbox::{self, Settler};
-use crate::ingest::{Ingestor, Outcome};
+use crate::ingest::{DataDir, Ingestor, Outcome};
 use crate::service::{Scheduler, Step, Workers};
 
 #[derive(Debug, clap::Args)]
@@ -48,12 +49,59 @@ pub struct Args {
     /// Do not export completion bundles into the outbox as runs finish.
     #[arg(long)]
     no_export: bool,
+    /// Serve the HTTP control plane (docs/api.md) on this address.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8440")]
+    listen: Option<std::net::SocketAddr>,
+    /// The API's tokens file (`tokens add` writes it) [default: DIR/tokens.json].
+    #[arg(long, value_name = "FILE")]
+    tokens: Option<PathBuf>,
+    /// Runtime hooks must carry an HMAC-SHA256 signature under the secret in this file.
+    #[arg(long, value_name = "FILE")]
+    hook_secret_file: Option<PathBuf>,
+}
+
+/// Starts the API when `--listen` asks for it; it stops when the returned server drops.
+fn listen(args: &Args, dir: &DataDir, site: &Site) -> Result<Option<Server>, CliError> {
+    let Some(addr) = args.listen else {
+        return Ok(None);
+    };
+    let tokens_path = args
+        .tokens
+        .clone()
+        .unwrap_or_else(|| dir.root().join("tokens.json"));
+    let tokens = TokenFile::load(&tokens_path).map_err(CliError::usage)?;
+    if tokens.tokens.is_empty() {
+        tracing::warn!(file = %tokens_path.display(), "no API tokens: every /api/v1 call will be refused; add one with `stella-scheduler tokens add`");
+    }
+    let hook_secret = match &args.hook_secret_file {
+        None => None,
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("cannot read the hook secret {}", path.display()))
+                .map_err(CliError::usage)?
+                .trim_ascii()
+                .to_vec(),
+        ),
+    };
+    let context = ApiContext::new(
+        dir.clone(),
+        site.policies.clone(),
+        site.vex.clone(),
+        tokens,
+        hook_secret,
+    );
+    let server = api::serve(context, addr).map_err(CliError::usage)?;
+    // The bound address, for `--listen 127.0.0.1:0` and for people; stderr is for them.
+    let _ = writeln!(std::io::stderr(), "API listening on http://{}", server.addr);
+    Ok(Some(server))
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
     let dir = args.data_dir.dir();
     let mut ingestor = args.apply.open_ingestor(&dir)?;
-    let mut scheduler = Site::open(&dir)?.scheduler(&dir, !args.no_export)?;
+    let site = Site::open(&dir)?;
+    let _api = listen(&args, &dir, &site)?;
+    let mut scheduler = site.scheduler(&dir, !args.no_export)?;
     let watched = args.inbox.clone().unwrap_or_else(|| dir.inbox());
     let shutdown = shutdown_flag().map_err(CliError::usage)?;
     let (wake_tx, wake) = mpsc::channel();
@@ -132,14 +180,19 @@ fn checkpoint_after(ingestor: &Ingestor, outcomes: &[Outcome]) -> Result<(), Cli
     Ok(())
 }
 
-/// Plans new windows; with `--once`, runs every job to the end on `--workers` threads
-/// (one when 0); then finishes runs, writes their events and exports.
+/// Fires due schedules, plans new windows; with `--once`, runs every job to the end on
+/// `--workers` threads (one when 0); then finishes runs, writes their events and exports.
 fn schedule(
     scheduler: &mut Scheduler,
     args: &Args,
     shutdown: &Arc<AtomicBool>,
     hosted: Option<&Workers>,
 ) -> Result<(), CliError> {
+    let fired = scheduler.fire_schedules().map_err(CliError::usage)?;
+    if fired > 0 {
+        tracing::info!(fired, "scheduled rechecks created");
+        hosted.inspect(|w| w.wake());
+    }
     let planned = scheduler.plan().map_err(CliError::usage)?;
     if planned > 0 {
         tracing::info!(planned, "runs planned");

@@ -1,14 +1,13 @@
-//! `status`: change-log position, feed heads, pending and quarantined bundles, counts.
+//! `status`: change-log position, feed heads, pending and quarantined bundles, counts,
+//! and each feed against its staleness budget (gathered by `site_status`).
 
 use std::collections::BTreeMap;
-
-use serde::Serialize;
+use std::time::SystemTime;
 
 use super::data_dir_args::DataDirArgs;
 use super::output::{self, CliError};
-use crate::bundle::{inspect, Limits};
-use crate::ingest::{inbox, DataDir};
-use crate::store::{DocumentCounts, FeedHead, Store};
+use crate::site_status::{self, SiteStatus};
+use crate::staleness::{FeedStaleness, State};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -18,83 +17,33 @@ pub struct Args {
     json: bool,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Status {
-    position: u64,
-    feeds: Vec<FeedHead>,
-    pending: Vec<Pending>,
-    quarantined: usize,
-    documents: DocumentCounts,
-    runs: BTreeMap<String, u64>,
-    jobs: BTreeMap<String, u64>,
-    sla_breached: u64,
-    queue_paused: bool,
-    /// The last completion bundle's sequence in the site feed (0: none yet).
-    last_export: u64,
-    /// SHA-256 over the change log and every document version (no wall-clock fields).
-    state_digest: String,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Pending {
-    file: String,
-    feed: String,
-    sequence: u64,
-    bundle_id: String,
-    waiting_for: u64,
-}
-
 pub fn run(args: Args) -> Result<(), CliError> {
     let dir = args.data_dir.dir();
     let store = dir.open_store().map_err(CliError::usage)?;
-    let status = gather(&dir, &store).map_err(CliError::usage)?;
+    let status = site_status::gather(&dir, &store, SystemTime::now()).map_err(CliError::usage)?;
     if args.json {
         return output::json_pretty(&status);
     }
     output::text(&render(&status))
 }
 
-fn gather(dir: &DataDir, store: &Store) -> anyhow::Result<Status> {
-    let feeds = store.feeds()?;
-    let pending = inbox::bundles_in(&dir.pending())?
-        .into_iter()
-        .filter_map(|f| pending_entry(&f, &feeds))
-        .collect();
-    let counts = store.scheduler_counts()?;
-    Ok(Status {
-        runs: counts.runs,
-        jobs: counts.jobs,
-        sla_breached: counts.sla_breached,
-        queue_paused: store.paused()?,
-        last_export: store.export_head()?.map_or(0, |h| h.sequence),
-        position: store.position()?,
-        pending,
-        quarantined: inbox::bundles_in(&dir.quarantine())?.len(),
-        documents: store.document_counts()?,
-        state_digest: store.state_digest()?,
-        feeds,
-    })
+/// One line for a feed against its budget: `ok`, `WARN` or `FAIL`, and its age.
+fn staleness_line(f: &FeedStaleness) -> String {
+    let state = match f.state {
+        State::Ok => "ok",
+        State::Warn => "WARN",
+        State::Fail => "FAIL",
+    };
+    let age = f
+        .age_seconds
+        .map_or_else(|| "unknown".to_owned(), |a| format!("{a}s"));
+    format!(
+        "staleness   {} {state}: age {age} (warn at {}s, fail at {}s)",
+        f.feed, f.warn_seconds, f.fail_seconds
+    )
 }
 
-fn pending_entry(file: &std::path::Path, feeds: &[FeedHead]) -> Option<Pending> {
-    let found = inspect(file, &Limits::default()).ok()?;
-    let m = found.manifest;
-    let head = feeds
-        .iter()
-        .find(|h| h.feed == m.feed)
-        .map_or(0, |h| h.sequence);
-    Some(Pending {
-        file: file.file_name()?.to_string_lossy().into_owned(),
-        feed: m.feed,
-        sequence: m.sequence,
-        bundle_id: found.id.to_string(),
-        waiting_for: head + 1,
-    })
-}
-
-fn render(s: &Status) -> String {
+fn render(s: &SiteStatus) -> String {
     let mut lines = vec![format!("position    {}", s.position)];
     for f in &s.feeds {
         lines.push(format!(
@@ -102,6 +51,7 @@ fn render(s: &Status) -> String {
             f.feed, f.sequence, f.position, f.applied_at
         ));
     }
+    lines.extend(s.staleness.iter().map(staleness_line));
     for p in &s.pending {
         lines.push(format!(
             "pending     {} #{} waits for #{} ({})",

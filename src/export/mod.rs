@@ -121,6 +121,7 @@ pub fn export(
         created_at: &created_at,
         runs: &seqs,
     })?;
+    crate::telemetry::metrics::export_written();
     Ok(Some(Exported {
         file,
         feed: site.id.to_owned(),

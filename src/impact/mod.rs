@@ -192,6 +192,12 @@ impl Collector {
 }
 
 impl ImpactSet {
+    /// The same set with only the artifacts `keep` accepts, digested anew.
+    pub fn only(self, keep: impl Fn(&Impacted) -> bool) -> Self {
+        let artifacts = self.artifacts.into_iter().filter(|a| keep(a)).collect();
+        Self::new(self.position, artifacts)
+    }
+
     fn new(position: u64, artifacts: Vec<Impacted>) -> Self {
         let body = serde_json::to_vec(&Digested {
             artifacts: &artifacts,

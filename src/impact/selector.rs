@@ -51,7 +51,7 @@ impl Selector {
         Ok(selector)
     }
 
-    fn check(&self) -> Result<(), SelectorError> {
+    pub fn check(&self) -> Result<(), SelectorError> {
         let named = [
             self.all.is_some(),
             self.artifact.is_some(),

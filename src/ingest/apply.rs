@@ -23,8 +23,8 @@ use super::chain::{decide, Decision, Link};
 use super::placement;
 use super::{IngestError, Ingestor, Outcome};
 use crate::bundle::{
-    error_chain, BundleId, DocumentEntry, Manifest, MemberSink, Mode, Report, TranscriptView,
-    Verifier, Withdrawal,
+    error_chain, BundleId, DocumentEntry, Manifest, ManifestError, MemberSink, Mode, Reason,
+    Report, TranscriptView, Verifier, VerifyError, Withdrawal,
 };
 use crate::formats::{self, FormatError, ParsedDocument};
 use crate::matching::ecosystem::component_index_lookups;
@@ -32,6 +32,7 @@ use crate::model::DocumentKind;
 use crate::store::{
     ApplyHeader, ApplyTx, ComponentRow, NewVersion, PutOutcome, StoreError, WalWriteback,
 };
+use crate::telemetry::metrics::{self, Refusal};
 
 /// Parse workers. Parsing is the costliest stage (about as much CPU as verification
 /// and SQLite together), so two workers let it use whatever core the others leave idle.
@@ -173,8 +174,16 @@ impl LoadFault {
 }
 
 impl Ingestor {
-    /// Processes one file that sits in inbox/ or pending/.
+    /// Processes one file that sits in inbox/ or pending/. Its log lines carry the
+    /// bundle id and feed once the manifest is authenticated.
     pub fn process(&mut self, file: &Path) -> Result<Outcome, IngestError> {
+        let span = tracing::info_span!(
+            "bundle",
+            file = %file.display(),
+            bundle_id = tracing::field::Empty,
+            feed = tracing::field::Empty,
+        );
+        let _entered = span.enter();
         self.checkpoint_if_log_is_large()?;
         let now = OffsetDateTime::now_utc();
         let verifier = Verifier::new(&self.trust, self.limits)
@@ -205,6 +214,8 @@ impl Ingestor {
             let judged = match fact_rx.recv() {
                 Err(_) => None,
                 Ok(facts) => {
+                    span.record("bundle_id", facts.id.as_str());
+                    span.record("feed", facts.link.feed.as_str());
                     let decision = chain_decision(store, &facts)?;
                     // The verifier may have finished already; then no one listens.
                     let _ = go_tx.send(decision == Decision::Apply);
@@ -421,9 +432,24 @@ fn settle(
         if let Some(Err(fault)) = loaded {
             // The verifier stopped because loading failed: the fault is the real reason.
             let fault = fault.into_outcome_error()?;
-            return quarantine(dir, file, &report, "load", &error_chain(&fault));
+            return quarantine(
+                dir,
+                file,
+                &report,
+                "load",
+                &error_chain(&fault),
+                Refusal::Parse,
+            );
         }
-        return quarantine(dir, file, &report, err.step.name(), &error_chain(err));
+        let refusal = refusal_of(err);
+        return quarantine(
+            dir,
+            file,
+            &report,
+            err.step.name(),
+            &error_chain(err),
+            refusal,
+        );
     }
     let (facts, decision) = judged.expect("a valid report has passed the manifest hook");
     match (decision, loaded) {
@@ -435,6 +461,7 @@ fn settle(
                 "committed"
             );
             let moved = placement::move_into(file, &dir.archive()).map_err(io_err(file))?;
+            metrics::bundle_applied(&facts.link.feed, facts.bytes);
             Ok(Outcome::Applied {
                 position,
                 feed: facts.link.feed,
@@ -445,10 +472,18 @@ fn settle(
         }
         (Decision::Apply, Some(Err(fault))) => {
             let fault = fault.into_outcome_error()?;
-            quarantine(dir, file, &report, "load", &error_chain(&fault))
+            quarantine(
+                dir,
+                file,
+                &report,
+                "load",
+                &error_chain(&fault),
+                Refusal::Parse,
+            )
         }
         (Decision::Duplicate { position }, _) => {
             let moved = placement::move_into(file, &dir.archive()).map_err(io_err(file))?;
+            metrics::bundle_duplicate(&facts.link.feed);
             Ok(Outcome::Duplicate {
                 position,
                 bundle_id: facts.id.to_string(),
@@ -467,7 +502,14 @@ fn settle(
                 file: moved,
             })
         }
-        (Decision::Refuse(chain), _) => quarantine(dir, file, &report, "chain", &chain.to_string()),
+        (Decision::Refuse(chain), _) => quarantine(
+            dir,
+            file,
+            &report,
+            "chain",
+            &chain.to_string(),
+            Refusal::Chain,
+        ),
         (Decision::Apply, None) => unreachable!("an applied bundle always has a load result"),
     }
 }
@@ -484,12 +526,32 @@ struct QuarantineRecord<'a> {
     quarantined_at: String,
 }
 
+/// The class of a verification failure, for `stella_bundles_refused_total`.
+fn refusal_of(err: &VerifyError) -> Refusal {
+    match &err.reason {
+        Reason::Expired { .. } => Refusal::Expired,
+        Reason::CompressedTooLarge { .. }
+        | Reason::TotalTooLarge { .. }
+        | Reason::ExtensionTooLarge { .. }
+        | Reason::TooManyEntries { .. }
+        | Reason::ManifestTooLarge { .. } => Refusal::Limits,
+        Reason::Manifest(
+            ManifestError::MemberTooLarge { .. }
+            | ManifestError::TooManyDocuments { .. }
+            | ManifestError::TotalTooLarge { .. },
+        ) => Refusal::Limits,
+        Reason::Open(_) => Refusal::Other,
+        _ => Refusal::Verify,
+    }
+}
+
 fn quarantine(
     dir: &super::DataDir,
     file: &Path,
     report: &Report,
     failed_step: &str,
     error: &str,
+    refusal: Refusal,
 ) -> Result<Outcome, IngestError> {
     tracing::warn!(file = %file.display(), step = failed_step, error, "bundle quarantined");
     let record = QuarantineRecord {
@@ -503,6 +565,7 @@ fn quarantine(
             .expect("now formats as RFC 3339"),
     };
     let moved = placement::quarantine(file, &dir.quarantine(), &record).map_err(io_err(file))?;
+    metrics::bundle_refused(refusal);
     Ok(Outcome::Quarantined {
         file: moved,
         step: failed_step.to_owned(),

@@ -55,6 +55,18 @@ pub struct Config {
     /// before its SLA deadline; levels not listed keep the defaults (docs/scheduler.md).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub sla_seconds: std::collections::BTreeMap<String, u64>,
+    /// Per SBOM feed, the tenant that owns the artifacts it describes; artifacts of
+    /// unlisted feeds belong to `default` (docs/api.md, "Tenants").
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tenants: std::collections::BTreeMap<String, String>,
+    /// Per feed (or `*` for every feed not named), how long it may go without a new
+    /// bundle before `status`, `/readyz` and the metrics warn and fail (docs/state.md).
+    #[serde(
+        default,
+        skip_serializing_if = "std::collections::BTreeMap::is_empty",
+        deserialize_with = "crate::staleness::deserialize_budgets"
+    )]
+    pub staleness: std::collections::BTreeMap<String, crate::staleness::Budget>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -221,6 +233,8 @@ impl DataDir {
             trust: trust_rel,
             vex_issuers: Default::default(),
             sla_seconds: Default::default(),
+            tenants: Default::default(),
+            staleness: Default::default(),
         })?;
         Ok(Initialized {
             data_dir: self.root.display().to_string(),

@@ -176,6 +176,7 @@ impl Ingestor {
     ) -> Result<Vec<Outcome>, IngestError> {
         let mut outcomes = Vec::new();
         for file in inbox::chain_order(ready, &self.limits) {
+            crate::telemetry::metrics::bundle_received(crate::telemetry::metrics::Source::Inbox);
             let outcome = self.process(&file)?;
             progress(&outcome);
             let applied = matches!(outcome, Outcome::Applied { .. });

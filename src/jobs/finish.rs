@@ -31,6 +31,8 @@ pub fn finish_runs(
         let Some(run) = store.run_by_seq(seq)? else {
             continue;
         };
+        // Logs only: the signed event's bytes never carry anything from the span.
+        let _span = tracing::info_span!("finish", run_id = %run.run_id).entered();
         let outcome = outcome(store, &run, finisher, now_ms)?;
         if store.finish_run(seq, &outcome)? {
             tracing::info!(run_id = %run.run_id, state = %outcome.state, "run finished");

@@ -11,11 +11,12 @@ pub mod delta;
 mod finish;
 pub mod plan;
 pub mod policy;
+pub mod schedule;
 pub mod worker;
 
 pub use finish::{emit_events, finish_runs, Finisher};
 pub use plan::{plan_windows, recheck};
-pub use policy::{RetryPolicy, SlaPolicy};
+pub use policy::{RetryPolicy, SlaPolicy, Tenants, RUNNING_PRIORITY};
 pub use worker::{now_ms, KnowledgeCache, Pass, Worker};
 
 use crate::findings::FindingsError;
@@ -27,6 +28,7 @@ use crate::store::StoreError;
 pub struct Policies {
     pub sla: SlaPolicy,
     pub retry: RetryPolicy,
+    pub tenants: Tenants,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -174,3 +174,36 @@ mod tests {
         );
     }
 }
+
+/// The queue priority of a job whose artifact a runtime agent reports running
+/// (ordinary jobs have 0); its deadline is also pulled in to half its severity's SLA.
+pub const RUNNING_PRIORITY: i64 = 100;
+
+/// The tenant of the site's operator, who sees every tenant's rows.
+pub const ALL_TENANTS: &str = "*";
+/// The tenant of artifacts whose SBOM feed the config does not assign.
+pub const DEFAULT_TENANT: &str = "default";
+
+/// Which tenant owns an artifact: the one its SBOM's feed is assigned to in config.json
+/// (`tenants`: feed → tenant); artifacts of unlisted feeds belong to `default`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tenants {
+    by_feed: BTreeMap<String, String>,
+}
+
+impl Tenants {
+    pub fn new(by_feed: BTreeMap<String, String>) -> Self {
+        Self { by_feed }
+    }
+
+    /// The tenant of an artifact described by an SBOM of `feed` (`None`: no SBOM known).
+    pub fn of_feed(&self, feed: Option<&str>) -> &str {
+        feed.and_then(|f| self.by_feed.get(f))
+            .map_or(DEFAULT_TENANT, String::as_str)
+    }
+
+    /// Whether `viewer` (a token's tenant) may see rows of `owner`.
+    pub fn may_see(viewer: &str, owner: &str) -> bool {
+        viewer == ALL_TENANTS || viewer == owner
+    }
+}

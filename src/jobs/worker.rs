@@ -8,7 +8,7 @@
 //! delta (a known limit at very large stores).
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::delta::{self, Delta};
 use super::{JobsError, Policies, RetryPolicy};
@@ -16,6 +16,7 @@ use crate::findings::{self, Snapshot, VexPolicy};
 use crate::matching::Finding;
 use crate::model::Digest;
 use crate::store::{ClaimedJob, JobResult, Retry, Store};
+use crate::telemetry::metrics::{self, JobOutcome};
 
 /// How long a claim holds before another worker may rescue the job.
 pub const LEASE_MS: i64 = 60_000;
@@ -133,9 +134,13 @@ impl Worker {
         }
         let now = now_ms();
         let results: Vec<JobResult<'_>> = done.iter().map(|d| d.result(now)).collect();
-        for outcome in self.store.complete_jobs(&results)? {
+        let outcomes = self.store.complete_jobs(&results)?;
+        for (outcome, d) in outcomes.into_iter().zip(&done) {
             match outcome {
-                Ok(()) => pass.succeeded += 1,
+                Ok(()) => {
+                    metrics::job_attempt(JobOutcome::Succeeded, d.took);
+                    pass.succeeded += 1;
+                }
                 Err(lost) => {
                     tracing::warn!(%lost, "result dropped");
                     pass.fenced_out += 1;
@@ -148,6 +153,7 @@ impl Worker {
     /// Evaluates one job: its result, or `None` after recording the failure.
     fn run_one(&mut self, job: &ClaimedJob) -> Result<Option<Done>, JobsError> {
         let _span = tracing::info_span!("job", job_id = job.job_id, run_id = %job.run_id).entered();
+        let started = Instant::now();
         let err = match self.evaluate(job) {
             Ok((findings, delta)) => {
                 let findings = crate::canonical::to_vec(&findings).map_err(JobsError::Encode)?;
@@ -158,6 +164,7 @@ impl Worker {
                     findings,
                     digest,
                     delta,
+                    took: started.elapsed(),
                 }));
             }
             Err(err) => err,
@@ -174,11 +181,14 @@ impl Worker {
             None => Retry::DeadLetter,
         };
         tracing::warn!(error = %chain, ?retry, "job failed");
-        if let Err(lost) = self
+        metrics::job_attempt(JobOutcome::Failed, started.elapsed());
+        match self
             .store
             .fail_job(job.job_id, job.fence, &chain, retry, now)?
         {
-            tracing::warn!(%lost, "failure not recorded");
+            Err(lost) => tracing::warn!(%lost, "failure not recorded"),
+            Ok(()) if retry == Retry::DeadLetter => metrics::job_dead_lettered(),
+            Ok(()) => metrics::job_retry(),
         }
         Ok(None)
     }
@@ -224,6 +234,8 @@ struct Done {
     findings: Vec<u8>,
     digest: String,
     delta: Vec<u8>,
+    /// How long the evaluation took, for `stella_job_duration_seconds`.
+    took: Duration,
 }
 
 impl Done {

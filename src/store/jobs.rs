@@ -406,12 +406,24 @@ impl Store {
         run_id: Option<&str>,
         limit: u64,
     ) -> Result<Vec<JobRecord>, StoreError> {
+        self.tenant_jobs(None, state, run_id, limit)
+    }
+
+    /// Jobs of one tenant (all with `None`), optionally of one state and one run.
+    pub fn tenant_jobs(
+        &self,
+        tenant: Option<&str>,
+        state: Option<&str>,
+        run_id: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<JobRecord>, StoreError> {
         let sql = format!(
             "{JOB_SELECT} WHERE (?1 IS NULL OR j.state = ?1) AND (?2 IS NULL OR r.run_id = ?2)
+               AND (?4 IS NULL OR j.tenant = ?4)
              ORDER BY j.job_id LIMIT ?3"
         );
         let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map(params![state, run_id, limit as i64], read_job)?;
+        let rows = stmt.query_map(params![state, run_id, limit as i64, tenant], read_job)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -16,6 +16,14 @@ const SQLITE: &[(&str, &str)] = &[
         "0002_scheduler",
         include_str!("../../migrations/sqlite/0002_scheduler.sql"),
     ),
+    (
+        "0003_control",
+        include_str!("../../migrations/sqlite/0003_control.sql"),
+    ),
+    (
+        "0004_schedules",
+        include_str!("../../migrations/sqlite/0004_schedules.sql"),
+    ),
 ];
 
 pub fn apply(conn: &mut Connection) -> Result<(), StoreError> {

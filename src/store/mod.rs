@@ -4,18 +4,24 @@
 //! dialect can sit beside it with the same meaning; all SQL of the project is in this
 //! room. Reads "as of a position" see exactly the document versions that held then.
 
+mod control;
 mod exports;
 mod impact;
 mod jobs;
 pub mod kit;
+mod metrics;
 mod migrate;
 mod runs;
+mod schedules;
 mod sqlite;
 
+pub use control::{AuditRecord, RuntimeState};
 pub use exports::{ExportHead, ExportRecord, NewExport, Unexported};
 pub use impact::{ArtifactComponent, ArtifactRef, ComponentRef, Side};
 pub use jobs::{ClaimedJob, FenceLost, JobRecord, JobResult, Retry, MAX_TAKEOVERS};
+pub use metrics::QueueGauges;
 pub use runs::{JobCounts, NewJob, NewRun, RunOutcome, RunOutput, RunRecord, SchedulerCounts};
+pub use schedules::{NewSchedule, ScheduleRecord};
 
 pub use sqlite::{
     ApplyHeader, ApplyTx, Checkpoint, ComponentRow, NewVersion, PutOutcome, Store, StoredDocument,
@@ -58,6 +64,8 @@ pub enum StoreError {
     NotVersioned { kind: crate::model::DocumentKind },
     #[error("idempotency key {key:?} was taken by another run meanwhile")]
     IdempotencyKeyTaken { key: String },
+    #[error("schedule {schedule_id:?} exists")]
+    ScheduleExists { schedule_id: String },
     #[error("the store holds an impossible value: {what}")]
     Corrupt { what: String },
     #[error("store query failed")]

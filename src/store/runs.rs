@@ -23,6 +23,8 @@ pub struct NewRun {
 #[derive(Clone, Debug)]
 pub struct NewJob {
     pub artifact: String,
+    /// The tenant whose artifact this is (config `tenants`, by the SBOM's feed).
+    pub tenant: String,
     pub severity: String,
     pub priority: i64,
     pub deadline_ms: i64,
@@ -190,7 +192,7 @@ impl Store {
                     base.query_row(params![job.artifact, seq], |r| r.get(0))?;
                 insert.execute(params![
                     seq,
-                    run.tenant,
+                    job.tenant,
                     job.artifact,
                     format!("{run_id}/{}", job.artifact),
                     job.severity,
@@ -228,10 +230,22 @@ impl Store {
 
     /// Runs, newest first, optionally only those in `state`.
     pub fn runs(&self, state: Option<&str>, limit: u64) -> Result<Vec<RunRecord>, StoreError> {
-        let sql =
-            format!("{RUN_SELECT} WHERE (?1 IS NULL OR state = ?1) ORDER BY seq DESC LIMIT ?2");
+        self.tenant_runs(None, state, limit)
+    }
+
+    /// Runs of one tenant (all with `None`), newest first, optionally only in `state`.
+    pub fn tenant_runs(
+        &self,
+        tenant: Option<&str>,
+        state: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let sql = format!(
+            "{RUN_SELECT} WHERE (?1 IS NULL OR state = ?1) AND (?3 IS NULL OR tenant = ?3)
+             ORDER BY seq DESC LIMIT ?2"
+        );
         let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map(params![state, limit as i64], read_run)?;
+        let rows = stmt.query_map(params![state, limit as i64, tenant], read_run)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
