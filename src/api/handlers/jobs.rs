@@ -7,7 +7,7 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{limit, tenant_filter, visible};
+use super::{limit, owned, tenant_filter};
 use crate::api::auth::Principal;
 use crate::api::error::ApiError;
 use crate::api::state::ApiContext;
@@ -41,12 +41,12 @@ pub async fn list(
 }
 
 fn job_of(store: &Store, who: &Principal, job_id: u64) -> Result<JobRecord, ApiError> {
-    let missing = || format!("no job {job_id}");
-    let job = store
-        .job(job_id)?
-        .ok_or_else(|| ApiError::not_found(missing()))?;
-    let tenant = job.tenant.clone();
-    visible(who, &tenant, job, missing())
+    owned(
+        who,
+        store.job(job_id)?,
+        |j| &j.tenant,
+        || format!("no job {job_id}"),
+    )
 }
 
 pub async fn show(

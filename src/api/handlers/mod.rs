@@ -32,11 +32,17 @@ fn tenant_filter(principal: &Principal) -> Option<&str> {
     }
 }
 
-/// A row of another tenant answers exactly as a missing one.
-fn visible<T>(principal: &Principal, owner: &str, row: T, what: String) -> Result<T, ApiError> {
-    match Tenants::may_see(&principal.tenant, owner) {
-        true => Ok(row),
-        false => Err(ApiError::not_found(what)),
+/// A row the caller may see: a missing row and another tenant's row answer alike,
+/// `404` with `what`, so that a tenant cannot learn what others have.
+fn owned<T>(
+    principal: &Principal,
+    row: Option<T>,
+    tenant: impl Fn(&T) -> &str,
+    what: impl Fn() -> String,
+) -> Result<T, ApiError> {
+    match row {
+        Some(row) if Tenants::may_see(&principal.tenant, tenant(&row)) => Ok(row),
+        _ => Err(ApiError::not_found(what())),
     }
 }
 

@@ -7,7 +7,7 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{limit, tenant_filter, visible};
+use super::{limit, owned, tenant_filter};
 use crate::api::auth::Principal;
 use crate::api::error::ApiError;
 use crate::api::state::ApiContext;
@@ -37,12 +37,12 @@ pub async fn list(
 
 /// The run, if the caller may see it.
 fn run_of(store: &Store, who: &Principal, run_id: &str) -> Result<RunRecord, ApiError> {
-    let missing = || format!("no run {run_id}");
-    let run = store
-        .run(run_id)?
-        .ok_or_else(|| ApiError::not_found(missing()))?;
-    let tenant = run.tenant.clone();
-    visible(who, &tenant, run, missing())
+    owned(
+        who,
+        store.run(run_id)?,
+        |r| &r.tenant,
+        || format!("no run {run_id}"),
+    )
 }
 
 pub async fn show(

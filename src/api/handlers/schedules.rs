@@ -11,7 +11,7 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{parse_body, tenant_filter, visible};
+use super::{owned, parse_body, tenant_filter};
 use crate::api::auth::Principal;
 use crate::api::error::ApiError;
 use crate::api::state::ApiContext;
@@ -43,12 +43,8 @@ fn schedule_error(e: ScheduleError) -> ApiError {
 }
 
 fn schedule_of(store: &Store, who: &Principal, name: &str) -> Result<ScheduleRecord, ApiError> {
-    let missing = || format!("no schedule {name:?}");
-    let found = store
-        .schedule(name)?
-        .ok_or_else(|| ApiError::not_found(missing()))?;
-    let tenant = found.tenant.clone();
-    visible(who, &tenant, found, missing())
+    let what = || format!("no schedule {name:?}");
+    owned(who, store.schedule(name)?, |s| &s.tenant, what)
 }
 
 pub async fn list(
