@@ -37,6 +37,7 @@ mod status;
 mod tokens_add;
 mod trust_add;
 mod trust_list;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -90,6 +91,8 @@ enum Command {
     /// resume.
     #[command(subcommand)]
     Schedules(SchedulesCommand),
+    /// Only run jobs (next to `run`, which plans, finishes and exports); see docs/scheduler.md.
+    Worker(worker::Args),
     /// Pause or resume job claims.
     #[command(subcommand)]
     Queue(QueueCommand),
@@ -217,6 +220,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Queue(QueueCommand::Pause(args)) => queue_pause::run(args, true),
         Command::Queue(QueueCommand::Resume(args)) => queue_pause::run(args, false),
         Command::Export(args) => export::run(args),
+        Command::Worker(args) => worker::run(args),
         Command::Keys(KeysCommand::Generate(args)) => keys_generate::run(args),
         Command::Trust(TrustCommand::Add(args)) => trust_add::run(args),
         Command::Tokens(TokensCommand::Add(args)) => tokens_add::run(args),
