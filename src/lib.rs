@@ -22,3 +22,4 @@ pub mod site_status;
 pub mod staleness;
 pub mod store;
 pub mod telemetry;
+pub mod transport;

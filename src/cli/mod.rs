@@ -18,6 +18,8 @@ mod jobs_list;
 mod jobs_retry;
 mod keys_generate;
 mod limits_args;
+mod nats_args;
+mod nats_publish;
 mod offline_kit_export;
 mod offline_kit_import;
 mod output;
@@ -113,6 +115,15 @@ enum Command {
     /// Move a site's whole state as one signed bundle (docs/offline-kit.md).
     #[command(subcommand)]
     OfflineKit(OfflineKitCommand),
+    /// Connected mode helpers (docs/transport.md): publish bundles to NATS.
+    #[command(subcommand)]
+    Nats(NatsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum NatsCommand {
+    /// Publish bundle files to <prefix>.<feed>, large ones through the object bucket.
+    Publish(nats_publish::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -230,6 +241,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Bundle(BundleCommand::Inspect(args)) => bundle_inspect::run(args),
         Command::OfflineKit(OfflineKitCommand::Export(args)) => offline_kit_export::run(args),
         Command::OfflineKit(OfflineKitCommand::Import(args)) => offline_kit_import::run(args),
+        Command::Nats(NatsCommand::Publish(args)) => nats_publish::run(args),
     };
     match result {
         Ok(()) => ExitCode::from(Exit::Ok as u8),

@@ -4,6 +4,8 @@
 //!
 //! File events come from `notify`; a periodic rescan covers file systems that drop
 //! events. A file is taken only after its size and mtime held still for `--settle-ms`.
+//! With `--nats-url`, bundles also arrive from NATS JetStream (written into the inbox
+//! whole, so taken at once) and completion events are published there (docs/transport.md).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -21,6 +23,7 @@ use crate::api::{self, ApiContext, Server, TokenFile};
 use crate::ingest::inbox::{self, Settler};
 use crate::ingest::{DataDir, Ingestor, Outcome};
 use crate::service::{Scheduler, Step, Workers};
+use crate::transport::{Nats, Paths};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -58,6 +61,9 @@ pub struct Args {
     /// Runtime hooks must carry an HMAC-SHA256 signature under the secret in this file.
     #[arg(long, value_name = "FILE")]
     hook_secret_file: Option<PathBuf>,
+    // Boxed: the NATS names would make `Command::Run` the one large variant.
+    #[command(flatten)]
+    nats: Box<super::nats_args::NatsRunArgs>,
 }
 
 /// Starts the API when `--listen` asks for it; it stops when the returned server drops.
@@ -106,8 +112,13 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let shutdown = shutdown_flag().map_err(CliError::usage)?;
     let (wake_tx, wake) = mpsc::channel();
     let progress = wake_tx.clone();
-    let mut watcher = notify::recommended_watcher(move |_| {
-        let _ = wake_tx.send(());
+    let nats = start_nats(&args, &dir, wake_tx.clone())?;
+    // Access events (the loop's own listing of the folder opens it) are not news: waking
+    // on them made every pass wake the next, a busy loop.
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if !event.is_ok_and(|e| e.kind.is_access()) {
+            let _ = wake_tx.send(());
+        }
     })
     .and_then(|mut w| {
         w.watch(&watched, notify::RecursiveMode::NonRecursive)
@@ -139,18 +150,33 @@ pub fn run(args: Args) -> Result<(), CliError> {
         ),
     };
     loop {
-        let ready = take_ready(&mut settler, &watched, &dir.inbox()).map_err(CliError::usage)?;
+        let mut ready =
+            take_ready(&mut settler, &watched, &dir.inbox()).map_err(CliError::usage)?;
+        if let Some(nats) = &nats {
+            ready = with_arrivals(ready, nats.take_arrivals());
+        }
         let applied = ingestor.drain(ready, &mut emit).map_err(CliError::usage)?;
         checkpoint_after(&ingestor, &applied)?;
-        schedule(&mut scheduler, &args, &shutdown, workers.as_ref())?;
+        let wrote = schedule(&mut scheduler, &args, &shutdown, workers.as_ref())?;
+        // Only a pass that moved files (acks due) or wrote events is news for NATS: an
+        // idle pass would wake it, and it the loop, for nothing.
+        if !applied.is_empty() || wrote {
+            nats.as_ref().inspect(|n| n.pass_done());
+        }
         let waiting = !inbox::bundles_in(&watched)
             .map_err(CliError::usage)?
             .is_empty();
-        if shutdown.load(Ordering::SeqCst) || (args.once && !waiting) {
+        if let Some(why) = nats.as_ref().and_then(Nats::failure) {
+            return Err(CliError::usage(anyhow::anyhow!(why)));
+        }
+        let nats_busy = nats.as_ref().is_some_and(|n| !n.caught_up());
+        if shutdown.load(Ordering::SeqCst) || (args.once && !waiting && !nats_busy) {
             break;
         }
         let nap = if waiting {
             settler.settle() / 2
+        } else if args.once && nats_busy {
+            Duration::from_millis(100)
         } else {
             rescan
         };
@@ -158,6 +184,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
     }
     let _ = watcher.unwatch(&watched);
     shutdown.store(true, Ordering::SeqCst);
+    if let Some(nats) = nats {
+        nats.stop();
+    }
     if let Some(workers) = workers {
         workers.join().map_err(CliError::usage)?;
     }
@@ -165,6 +194,37 @@ pub fn run(args: Args) -> Result<(), CliError> {
         true => Err(CliError::reported(Exit::Refused)),
         false => Ok(()),
     }
+}
+
+/// Starts the NATS consumer and publisher when `--nats-url` asks for them
+/// (docs/transport.md); they write into and read from this data dir's inbox and outbox.
+fn start_nats(
+    args: &Args,
+    dir: &DataDir,
+    wake: mpsc::Sender<()>,
+) -> Result<Option<Nats>, CliError> {
+    let Some(config) = args.nats.config() else {
+        return Ok(None);
+    };
+    let paths = Paths {
+        inbox: dir.inbox(),
+        outbox: dir.outbox(),
+    };
+    let limits = args.apply.limits.limits();
+    Nats::start(config, paths, limits, args.once, wake)
+        .map(Some)
+        .map_err(CliError::usage)
+}
+
+/// The settled files of this pass and the bundles NATS wrote (taken at once: they were
+/// written whole), each once.
+fn with_arrivals(mut ready: Vec<PathBuf>, arrivals: Vec<PathBuf>) -> Vec<PathBuf> {
+    for file in arrivals {
+        if !ready.contains(&file) && file.exists() {
+            ready.push(file);
+        }
+    }
+    ready
 }
 
 /// Applying leaves the write-ahead log to idle time: once a pass applied something, it
@@ -182,12 +242,13 @@ fn checkpoint_after(ingestor: &Ingestor, outcomes: &[Outcome]) -> Result<(), Cli
 
 /// Fires due schedules, plans new windows; with `--once`, runs every job to the end on
 /// `--workers` threads (one when 0); then finishes runs, writes their events and exports.
+/// Returns whether events or a completion bundle were written.
 fn schedule(
     scheduler: &mut Scheduler,
     args: &Args,
     shutdown: &Arc<AtomicBool>,
     hosted: Option<&Workers>,
-) -> Result<(), CliError> {
+) -> Result<bool, CliError> {
     let fired = scheduler.fire_schedules().map_err(CliError::usage)?;
     if fired > 0 {
         tracing::info!(fired, "scheduled rechecks created");
@@ -212,7 +273,7 @@ fn schedule(
     }
     let step = scheduler.settle().map_err(CliError::usage)?;
     log_step(&step);
-    Ok(())
+    Ok(step.emitted > 0 || step.exported.is_some())
 }
 
 fn log_step(step: &Step) {

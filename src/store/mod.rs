@@ -11,6 +11,7 @@ mod jobs;
 pub mod kit;
 mod metrics;
 mod migrate;
+pub mod postgres;
 mod runs;
 mod schedules;
 mod sqlite;
@@ -70,6 +71,28 @@ pub enum StoreError {
     Corrupt { what: String },
     #[error("store query failed")]
     Query(#[from] rusqlite::Error),
+    /// PostgreSQL backend (store/postgres/): the server could not be reached or set up.
+    #[error("cannot open the PostgreSQL store at {url}: {why}")]
+    PgOpen {
+        /// The URL without its password.
+        url: String,
+        why: String,
+        #[source]
+        source: Option<sqlx::Error>,
+    },
+    #[error("PostgreSQL migration {name} failed")]
+    PgMigration {
+        name: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A PostgreSQL statement failed; `what` names the store call.
+    #[error("PostgreSQL store call {what} failed")]
+    Postgres {
+        what: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
 }
 
 /// Where a feed's chain stands.

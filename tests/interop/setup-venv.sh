@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes the Python virtual environment the interop tests (tests/interop.rs,
+# Makes the Python virtual environment the interop tests (tests/interop.rs, tests/nats.rs,
 # tests/interop_completion.rs) run their scripts in.
 #
 # usage: tests/interop/setup-venv.sh [VENV_DIR]      default VENV_DIR: target/interop-venv

@@ -1,0 +1,196 @@
+//! The PostgreSQL backend (issue 6): the same state as the SQLite [`Store`](super::Store)
+//! in schema `scheduler`, with the same method names, signatures and results.
+//!
+//! sqlx is async-only; [`PgStore`] owns a current-thread tokio runtime and blocks on it in
+//! every method, so that callers use it exactly like the SQLite store (from plain threads,
+//! or from `spawn_blocking` inside a runtime; never from async code directly, where
+//! `block_on` panics). One store holds one connection, as one SQLite `Store` does.
+//!
+//! Ported so far: connection, migrations, runs as the queue needs them, and the job queue
+//! (docs/postgres.md lists what remains). Keys that SQLite assigns as rowids (run `seq`,
+//! `job_id`) are assigned here as MAX + 1 under [`IDS_LOCK`], so that they are the same
+//! numbers, without the gaps a sequence leaves after a rolled-back insert.
+
+mod apply;
+mod impact;
+mod jobs;
+mod migrate;
+mod runs;
+mod state;
+
+pub use apply::{BulkPath, PgApplyTx};
+
+use std::fmt;
+use std::future::Future;
+
+use sqlx::{Connection as _, PgConnection};
+use tokio::sync::Mutex;
+
+use super::StoreError;
+
+/// The transaction-scoped advisory lock that serialises the writers assigning keys
+/// (`runs.seq`, `jobs.job_id`): held from the MAX read to the commit. Advisory locks
+/// are per database, so stores of different databases never wait on each other.
+const IDS_LOCK: i64 = 0x5354_454c_4c41_0001;
+
+/// The state store on a PostgreSQL database.
+pub struct PgStore {
+    /// Dropped before the runtime its socket is registered with.
+    conn: Mutex<PgConnection>,
+    rt: tokio::runtime::Runtime,
+    /// The URL without its password, for errors and `Debug`.
+    shown_url: String,
+}
+
+impl fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgStore")
+            .field("url", &self.shown_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a call inside the runtime stopped: a failed statement (named by the caller when
+/// it becomes a [`StoreError::Postgres`]) or a store-level refusal.
+#[derive(Debug)]
+enum Fault {
+    Sql(sqlx::Error),
+    Store(StoreError),
+}
+
+impl From<sqlx::Error> for Fault {
+    fn from(e: sqlx::Error) -> Self {
+        Fault::Sql(e)
+    }
+}
+
+impl From<StoreError> for Fault {
+    fn from(e: StoreError) -> Self {
+        Fault::Store(e)
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host:port/database`), checks that the
+    /// database orders text by bytes as SQLite does, and applies the embedded migrations
+    /// that are not yet recorded (refusing an edited one).
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        let shown_url = redact(url);
+        let open_error = |why: String, source: Option<sqlx::Error>| StoreError::PgOpen {
+            url: shown_url.clone(),
+            why,
+            source,
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| open_error(format!("cannot start its runtime: {e}"), None))?;
+        let mut conn = rt
+            .block_on(PgConnection::connect(url))
+            .map_err(|e| open_error("cannot connect".to_owned(), Some(e)))?;
+        rt.block_on(check_collation(&mut conn))
+            .map_err(|fault| match fault {
+                Fault::Sql(e) => open_error("cannot read its collation".to_owned(), Some(e)),
+                Fault::Store(e) => e,
+            })
+            .map_err(|e| match e {
+                StoreError::Corrupt { what } => open_error(what, None),
+                other => other,
+            })?;
+        rt.block_on(migrate::apply(&mut conn))?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            rt,
+            shown_url,
+        })
+    }
+
+    /// Runs `call` on this store's runtime; a failed statement becomes
+    /// [`StoreError::Postgres`] naming `what`.
+    fn block_on<T>(
+        &self,
+        what: &'static str,
+        call: impl Future<Output = Result<T, Fault>>,
+    ) -> Result<T, StoreError> {
+        self.rt.block_on(call).map_err(|fault| match fault {
+            Fault::Sql(source) => StoreError::Postgres { what, source },
+            Fault::Store(e) => e,
+        })
+    }
+}
+
+/// Refuses a database whose text order is not byte order: SQLite compares TEXT by
+/// bytes, and `ORDER BY` on artifacts, feeds and fire times must give the same order
+/// here. The probes differ between byte order and every linguistic collation
+/// (case-first, punctuation-ignoring); C, POSIX and C.UTF-8 pass.
+async fn check_collation(conn: &mut PgConnection) -> Result<(), Fault> {
+    let (bytewise, collation): (bool, String) = sqlx::query_as(
+        "SELECT 'B' < 'a' AND 'a-c' < 'ab' AND 'Z' < '_',
+                (SELECT datcollate::text FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_one(conn)
+    .await?;
+    if bytewise {
+        return Ok(());
+    }
+    Err(Fault::Store(StoreError::Corrupt {
+        what: format!(
+            "the database orders text by collation {collation:?}, not by bytes as SQLite \
+             does; create it with LC_COLLATE 'C' (CREATE DATABASE ... TEMPLATE template0 \
+             LC_COLLATE 'C' LC_CTYPE 'C')"
+        ),
+    }))
+}
+
+/// `url` without the password of its user info, for messages.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split_once(':').map_or(user_info, |(u, _)| u);
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// A stored count or attempt number as `u32`; out of range means a damaged store.
+fn to_u32(value: i64, what: &str) -> Result<u32, Fault> {
+    u32::try_from(value).map_err(|_| {
+        Fault::Store(StoreError::Corrupt {
+            what: format!("{what} {value} is not a u32"),
+        })
+    })
+}
+
+/// A `LIMIT` bound: SQLite reads the negative `u64::MAX as i64` as "no limit", which
+/// PostgreSQL refuses; `None` (LIMIT NULL) is PostgreSQL's "no limit".
+fn limit(n: u64) -> Option<i64> {
+    i64::try_from(n).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_only_the_password() {
+        assert_eq!(
+            redact("postgres://u:secret@db:5432/x?sslmode=disable"),
+            "postgres://u:***@db:5432/x?sslmode=disable"
+        );
+        assert_eq!(redact("postgres://u@db/x"), "postgres://u:***@db/x");
+        assert_eq!(redact("postgres://db/x"), "postgres://db/x");
+        assert_eq!(redact("not a url"), "not a url");
+    }
+
+    #[test]
+    fn limits_past_i64_mean_no_limit() {
+        assert_eq!(limit(5), Some(5));
+        assert_eq!(limit(u64::MAX), None);
+    }
+}
