@@ -6,16 +6,22 @@
 //! or from `spawn_blocking` inside a runtime; never from async code directly, where
 //! `block_on` panics). One store holds one connection, as one SQLite `Store` does.
 //!
-//! Ported so far: connection, migrations, runs as the queue needs them, and the job queue
-//! (docs/postgres.md lists what remains). Keys that SQLite assigns as rowids (run `seq`,
+//! Every `Store` method has a twin here except the offline kit's SQLite-file operations;
+//! nothing calls them yet (`--database-url` is not wired; docs/postgres.md). Keys that SQLite assigns as rowids (run `seq`,
 //! `job_id`) are assigned here as MAX + 1 under [`IDS_LOCK`], so that they are the same
 //! numbers, without the gaps a sequence leaves after a rolled-back insert.
 
 mod apply;
+mod control;
+mod exports;
 mod impact;
 mod jobs;
+mod kit;
+mod metrics;
 mod migrate;
 mod runs;
+mod runs_finish;
+mod schedules;
 mod state;
 
 pub use apply::{BulkPath, PgApplyTx};

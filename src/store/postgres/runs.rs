@@ -10,11 +10,12 @@ use sqlx::{Connection as _, PgConnection, Row as _};
 use super::{Fault, PgStore, IDS_LOCK};
 use crate::store::{JobCounts, NewJob, NewRun, RunRecord, SchedulerCounts, StoreError};
 
-const RUN_SELECT: &str = "SELECT seq, run_id, tenant, trigger, position, window_position,
+pub(super) const RUN_SELECT: &str =
+    "SELECT seq, run_id, tenant, trigger, position, window_position,
      selector, idempotency_key, state, impact_digest, artifacts, delta_digest, export_seq,
      created_ms, finished_ms FROM scheduler.runs";
 
-fn read_run(r: &PgRow) -> Result<RunRecord, sqlx::Error> {
+pub(super) fn read_run(r: &PgRow) -> Result<RunRecord, sqlx::Error> {
     Ok(RunRecord {
         seq: r.try_get::<i64, _>(0)? as u64,
         run_id: r.try_get(1)?,

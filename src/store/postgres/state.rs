@@ -18,7 +18,8 @@ use crate::store::{ChangeEntry, Checkpoint, DocumentCounts, FeedHead, StoreError
 const HEAD_SELECT: &str = "SELECT f.feed, f.sequence, f.bundle_id, f.position, c.applied_at
      FROM scheduler.feeds f JOIN scheduler.changelog c ON c.position = f.position";
 
-const ENTRY_SELECT: &str = "SELECT position, feed, sequence, bundle_id, mode, advisories,
+pub(super) const ENTRY_SELECT: &str =
+    "SELECT position, feed, sequence, bundle_id, mode, advisories,
      vex, sboms, withdrawn, expired_accepted FROM scheduler.changelog";
 
 /// The rows the digest covers, in the SQLite store's order and column order; integers
@@ -41,7 +42,7 @@ fn read_head(r: &PgRow) -> Result<FeedHead, sqlx::Error> {
     })
 }
 
-fn read_entry(r: &PgRow) -> Result<ChangeEntry, sqlx::Error> {
+pub(super) fn read_entry(r: &PgRow) -> Result<ChangeEntry, sqlx::Error> {
     Ok(ChangeEntry {
         position: r.try_get::<i64, _>(0)? as u64,
         feed: r.try_get(1)?,
