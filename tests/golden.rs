@@ -19,6 +19,9 @@
 
 mod support;
 
+#[path = "pg_support/mod.rs"]
+mod pg_support;
+
 #[path = "../benches/support/mod.rs"]
 mod bench_support;
 
@@ -210,21 +213,43 @@ fn check_inputs() {
 
 /// A fresh data dir under `root` that signs as the golden site and trusts the demo feeds.
 fn golden_site(root: &Path) -> PathBuf {
+    golden_site_on(root, None)
+}
+
+/// [`golden_site`] with its state in the PostgreSQL database `db`: the URL is kept in
+/// `root/database-url`, and every command on the site passes it (see [`on_site`]).
+fn golden_site_on(root: &Path, db: Option<&str>) -> PathBuf {
     let dir = root.join("data");
+    if let Some(url) = db {
+        std::fs::create_dir_all(root).unwrap();
+        std::fs::write(root.join("database-url"), url).unwrap();
+    }
     let key = path("golden-tests/site-key/GOLDEN-ONLY-NOT-SECRET.key");
     let trust = path("bundles/demo-trust.json");
-    ok(&[
-        "init",
-        "--data-dir",
-        text(&dir),
-        "--site-id",
-        SITE_ID,
-        "--site-key",
-        text(&key),
-        "--import-trust",
-        text(&trust),
-    ]);
+    on_site(
+        &dir,
+        &[
+            "init",
+            "--site-id",
+            SITE_ID,
+            "--site-key",
+            text(&key),
+            "--import-trust",
+            text(&trust),
+        ],
+    );
     dir
+}
+
+/// Runs a command on the data dir `dir` (and its PostgreSQL database, if it has one).
+fn on_site(dir: &Path, args: &[&str]) -> std::process::Output {
+    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    all.extend(["--data-dir".to_owned(), text(dir).to_owned()]);
+    let marker = dir.parent().unwrap().join("database-url");
+    if let Ok(url) = std::fs::read_to_string(marker) {
+        all.extend(["--database-url".to_owned(), url]);
+    }
+    ok(&all.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 /// Copies `files` into the inbox, then `run --once` with `workers` job threads.
@@ -233,20 +258,14 @@ fn run_step(dir: &Path, files: &[PathBuf], workers: usize) {
         std::fs::copy(file, dir.join("inbox").join(file.file_name().unwrap())).unwrap();
     }
     let workers = workers.to_string();
-    ok(&[
-        "run",
-        "--data-dir",
-        text(dir),
-        "--once",
-        "--settle-ms",
-        "0",
-        "--workers",
-        &workers,
-    ]);
+    on_site(
+        dir,
+        &["run", "--once", "--settle-ms", "0", "--workers", &workers],
+    );
 }
 
 fn findings(dir: &Path) -> Vec<u8> {
-    ok(&["findings", "--json", "--data-dir", text(dir)]).stdout
+    on_site(dir, &["findings", "--json"]).stdout
 }
 
 /// Every file under `root`, by its path relative to `root` with `/` separators.
@@ -269,7 +288,17 @@ fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
 
 /// What a scenario leaves: `findings-<step>.json` after every step, and `outbox/...`.
 fn play(root: &Path, steps: &[Vec<PathBuf>], workers: usize) -> BTreeMap<String, Vec<u8>> {
-    let dir = golden_site(root);
+    play_on(root, steps, workers, None)
+}
+
+/// [`play`] with the state in the PostgreSQL database `db`.
+fn play_on(
+    root: &Path,
+    steps: &[Vec<PathBuf>],
+    workers: usize,
+    db: Option<&str>,
+) -> BTreeMap<String, Vec<u8>> {
+    let dir = golden_site_on(root, db);
     let mut out = BTreeMap::new();
     for (i, files) in steps.iter().enumerate() {
         run_step(&dir, files, workers);
@@ -483,6 +512,22 @@ fn golden_outputs_match_byte_for_byte() {
         return;
     }
     assert_same_tree("golden", &tree(&expected_dir), &actual);
+}
+
+/// The same inputs with the state in PostgreSQL give the same bytes as the committed
+/// golden outputs (made on SQLite): findings after every step, completion events and
+/// completion bundles.
+#[test]
+fn golden_outputs_are_the_same_bytes_on_postgresql() {
+    let Some(db) = pg_support::TestDb::fresh("golden_outputs_are_the_same_bytes_on_postgresql")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let actual = play_on(tmp.path(), &golden_steps(), 2, Some(&db.url));
+    assert_golden_meaning(&actual);
+    let expected = tree(&path("golden-tests/expected"));
+    assert_same_tree("golden-postgres", &expected, &actual);
 }
 
 /// demo-sbom #2: forty more images shipping the py-app SBOM, so that a step holds more

@@ -21,11 +21,15 @@ pub struct DataDirArgs {
         env = "STELLA_DATA_DIR"
     )]
     pub data_dir: PathBuf,
+    /// Keep the state in this PostgreSQL database (`postgres://user@host:port/db`)
+    /// instead of the data dir's SQLite file; keys, trust, inbox and outbox stay in DIR.
+    #[arg(long, value_name = "URL", env = "STELLA_DATABASE_URL")]
+    pub database_url: Option<String>,
 }
 
 impl DataDirArgs {
     pub fn dir(&self) -> DataDir {
-        DataDir::new(&self.data_dir)
+        DataDir::new(&self.data_dir).with_database_url(self.database_url.clone())
     }
 }
 

@@ -36,6 +36,8 @@ const FOLDERS: [&str; 7] = [
 #[derive(Clone, Debug)]
 pub struct DataDir {
     root: PathBuf,
+    /// The PostgreSQL database holding the state, when not the SQLite file in `store/`.
+    database_url: Option<String>,
 }
 
 /// `DIR/config.json`.
@@ -122,7 +124,22 @@ pub struct Initialized {
 
 impl DataDir {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            database_url: None,
+        }
+    }
+
+    /// The same data dir with its state in the PostgreSQL database at `url` (`None`:
+    /// the SQLite file in `store/`).
+    pub fn with_database_url(mut self, url: Option<String>) -> Self {
+        self.database_url = url;
+        self
+    }
+
+    /// The PostgreSQL database holding the state, if any.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database_url.as_deref()
     }
 
     pub fn root(&self) -> &Path {
@@ -187,7 +204,16 @@ impl DataDir {
 
     pub fn open_store(&self) -> Result<Store, DataDirError> {
         self.config()?;
-        Ok(Store::open(&self.database())?)
+        self.store()
+    }
+
+    /// The store of this data dir: PostgreSQL when a database URL is set, else the
+    /// SQLite file; migrations are applied either way.
+    fn store(&self) -> Result<Store, DataDirError> {
+        Ok(match &self.database_url {
+            Some(url) => Store::connect(url)?,
+            None => Store::open(&self.database())?,
+        })
     }
 
     /// Creates the layout, the store, an empty trust file, the config and the site key.
@@ -225,7 +251,7 @@ impl DataDir {
             None if !trust_abs.exists() => TrustFile::empty().write(&trust_abs)?,
             None => {}
         }
-        Store::open(&self.database())?;
+        self.store()?;
         self.write_config(&Config {
             schema: CONFIG_SCHEMA.to_owned(),
             site_id: site_id.clone(),

@@ -4,7 +4,7 @@
 use rusqlite::{params, OptionalExtension as _};
 use serde::Serialize;
 
-use super::{Store, StoreError};
+use super::{SqliteStore, StoreError};
 
 /// One mutating API call, as the audit log keeps it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -33,7 +33,7 @@ pub struct RuntimeState {
     pub updated_ms: i64,
 }
 
-impl Store {
+impl SqliteStore {
     /// Appends to the audit log (`seq` is assigned here).
     pub fn audit(&mut self, record: &AuditRecord) -> Result<u64, StoreError> {
         self.conn.execute(

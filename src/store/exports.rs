@@ -2,7 +2,7 @@
 
 use rusqlite::{params, OptionalExtension as _};
 
-use super::{Store, StoreError};
+use super::{SqliteStore, StoreError};
 
 /// A finished run not yet exported, with what the export carries of it.
 #[derive(Clone, Debug)]
@@ -30,7 +30,7 @@ pub struct NewExport<'a> {
     pub runs: &'a [u64],
 }
 
-impl Store {
+impl SqliteStore {
     /// Finished runs with a completion event that no export carried yet, in run order.
     pub fn unexported(&self) -> Result<Vec<Unexported>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
@@ -101,7 +101,7 @@ pub struct ExportRecord {
     pub created_at: String,
 }
 
-impl Store {
+impl SqliteStore {
     /// Every recorded export, in sequence order.
     pub fn exports(&self) -> Result<Vec<ExportRecord>, StoreError> {
         let mut stmt = self.conn.prepare(

@@ -3,7 +3,7 @@
 
 use rusqlite::params;
 
-use super::{Store, StoreError, StoredDocument};
+use super::{SqliteStore, StoreError, StoredDocument};
 use crate::model::DocumentKind;
 
 /// Which side of a change a document version is on.
@@ -43,7 +43,7 @@ pub struct ArtifactRef {
     pub name: Option<String>,
 }
 
-impl Store {
+impl SqliteStore {
     /// The versions of `kind` that began or stopped holding at `position`, in
     /// (feed, id, side) order.
     pub fn changed_at(

@@ -8,7 +8,7 @@
 use rusqlite::{params, OptionalExtension as _, Row, TransactionBehavior};
 use serde::Serialize;
 
-use super::{Store, StoreError, StoredDocument};
+use super::{SqliteStore, StoreError, StoredDocument};
 
 /// A job handed to a worker.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,7 +104,7 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<JobRecord> {
     })
 }
 
-impl Store {
+impl SqliteStore {
     /// Claims up to `limit` ready jobs for `owner`, nearest deadline first, then highest
     /// priority; nothing while the queue is paused.
     pub fn claim(

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags};
 use serde::Serialize;
 
-use super::{Store, StoreError};
+use super::{SqliteStore, StoreError};
 
 /// A feed's head as of some position: the last bundle of the feed applied by then.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -34,7 +34,7 @@ pub enum Claim {
     InUse,
 }
 
-impl Store {
+impl SqliteStore {
     /// The head of every feed as of `position`, in feed-name order: for each feed, the
     /// last bundle applied at or before it.
     pub fn heads_as_of(&self, position: u64) -> Result<Vec<HeadAsOf>, StoreError> {
@@ -151,7 +151,7 @@ mod tests {
     fn heads_as_of_a_position_ignore_what_came_later() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("state.sqlite");
-        let mut store = Store::open(&db).expect("store");
+        let mut store = crate::store::Store::open(&db).expect("store");
         for (feed, seq, at) in [("b", 1, "T1"), ("a", 1, "T2"), ("b", 2, "T3")] {
             store
                 .begin_apply(header(feed, seq, at))
@@ -180,7 +180,7 @@ mod tests {
     fn a_store_open_elsewhere_cannot_be_claimed_and_a_sealed_one_stands_alone() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("state.sqlite");
-        let store = Store::open(&db).expect("store");
+        let store = crate::store::Store::open(&db).expect("store");
         // A second connection in this process stands in for another process: SQLite
         // tracks the locks of each connection of a process on the same file itself.
         assert_eq!(claim(&db).expect("probe"), Claim::InUse);
@@ -188,7 +188,7 @@ mod tests {
         assert_eq!(claim(&db).expect("probe"), Claim::Idle);
         seal(&db).expect("sealed");
         assert!(!sidecar(&db, "-wal").exists());
-        let reopened = Store::open(&db).expect("reopens in WAL");
+        let reopened = crate::store::Store::open(&db).expect("reopens in WAL");
         assert_eq!(reopened.position().expect("position"), 0);
     }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::OptionalExtension as _;
 
-use super::{Store, StoreError};
+use super::{SqliteStore, StoreError};
 
 /// The queue and the change log as a scrape sees them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -32,7 +32,7 @@ impl QueueGauges {
     }
 }
 
-impl Store {
+impl SqliteStore {
     /// One read of everything [`QueueGauges`] holds.
     pub fn queue_gauges(&self) -> Result<QueueGauges, StoreError> {
         let counts = self.scheduler_counts()?;
@@ -79,7 +79,7 @@ mod tests {
     #[test]
     fn an_empty_store_has_no_applied_time_and_no_jobs() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&dir.path().join("state.sqlite")).expect("store");
+        let store = crate::store::Store::open(&dir.path().join("state.sqlite")).expect("store");
         let gauges = store.queue_gauges().expect("gauges");
         assert_eq!(gauges, QueueGauges::default());
     }

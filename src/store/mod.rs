@@ -4,6 +4,7 @@
 //! dialect can sit beside it with the same meaning; all SQL of the project is in this
 //! room. Reads "as of a position" see exactly the document versions that held then.
 
+mod backend;
 mod control;
 mod exports;
 mod impact;
@@ -24,9 +25,10 @@ pub use metrics::QueueGauges;
 pub use runs::{JobCounts, NewJob, NewRun, RunOutcome, RunOutput, RunRecord, SchedulerCounts};
 pub use schedules::{NewSchedule, ScheduleRecord};
 
+pub use backend::{ApplyTx, Store};
 pub use sqlite::{
-    ApplyHeader, ApplyTx, Checkpoint, ComponentRow, NewVersion, PutOutcome, Store, StoredDocument,
-    WalWriteback,
+    ApplyHeader, Checkpoint, ComponentRow, NewVersion, PutOutcome, SqliteApplyTx, SqliteStore,
+    StoredDocument, WalWriteback,
 };
 
 use std::path::PathBuf;

@@ -3,7 +3,7 @@
 use rusqlite::{params, OptionalExtension as _, Row};
 use serde::Serialize;
 
-use super::{Store, StoreError};
+use super::{SqliteStore, StoreError};
 
 /// A run to create, with the impact set it was planned from.
 #[derive(Clone, Debug)]
@@ -118,7 +118,7 @@ fn read_run(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
     })
 }
 
-impl Store {
+impl SqliteStore {
     /// Change-log positions that have no window run yet, ascending.
     pub fn unplanned_windows(&self) -> Result<Vec<u64>, StoreError> {
         let mut stmt = self.conn.prepare_cached(

@@ -5,7 +5,7 @@
 use rusqlite::{params, OptionalExtension as _, Row};
 use serde::Serialize;
 
-use super::{Store, StoreError};
+use super::{SqliteStore, StoreError};
 
 /// A schedule to create, already validated.
 #[derive(Clone, Debug)]
@@ -55,7 +55,7 @@ fn read_schedule(r: &Row<'_>) -> rusqlite::Result<ScheduleRecord> {
     })
 }
 
-impl Store {
+impl SqliteStore {
     /// Creates a schedule; [`StoreError::ScheduleExists`] when its id is taken.
     pub fn create_schedule(&mut self, new: &NewSchedule) -> Result<ScheduleRecord, StoreError> {
         let inserted = self.conn.execute(

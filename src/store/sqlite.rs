@@ -23,7 +23,7 @@ const WAL_KEEP_BYTES: i64 = 64 * 1024 * 1024;
 
 /// The state store of one data dir.
 #[derive(Debug)]
-pub struct Store {
+pub struct SqliteStore {
     pub(super) conn: Connection,
 }
 
@@ -126,7 +126,7 @@ pub enum PutOutcome {
     Unchanged,
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let open_err = |source| StoreError::Open {
@@ -320,7 +320,7 @@ impl Store {
     }
 
     /// Starts applying one bundle; nothing is visible until [`ApplyTx::commit`].
-    pub fn begin_apply(&mut self, header: ApplyHeader) -> Result<ApplyTx<'_>, StoreError> {
+    pub fn begin_apply(&mut self, header: ApplyHeader) -> Result<SqliteApplyTx<'_>, StoreError> {
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO changelog (feed, sequence, bundle_id, mode, created_at, applied_at,
@@ -346,7 +346,7 @@ impl Store {
             )
             .optional()?
             .is_none();
-        Ok(ApplyTx {
+        Ok(SqliteApplyTx {
             tx,
             feed_empty,
             header,
@@ -402,7 +402,7 @@ fn value_text(v: rusqlite::types::ValueRef<'_>) -> String {
 
 /// One bundle being applied: all of it commits, or none of it.
 #[derive(Debug)]
-pub struct ApplyTx<'c> {
+pub struct SqliteApplyTx<'c> {
     tx: Transaction<'c>,
     /// The feed held no document before this bundle: nothing to compare or close.
     feed_empty: bool,
@@ -414,7 +414,7 @@ pub struct ApplyTx<'c> {
     closed: u64,
 }
 
-impl ApplyTx<'_> {
+impl SqliteApplyTx<'_> {
     pub fn position(&self) -> u64 {
         self.position as u64
     }
