@@ -275,10 +275,64 @@ impl Workers {
     }
 }
 
+/// Waiting out a lost database connection: exponential backoff from 250 ms to 10 s, one
+/// warning when it starts and one line when it ends.
+#[derive(Debug, Default)]
+pub struct Outage {
+    attempts: u32,
+}
+
+impl Outage {
+    const FIRST: Duration = Duration::from_millis(250);
+    const MOST: Duration = Duration::from_secs(10);
+
+    /// Sleeps before the next attempt (in short steps, so that `stop` is seen).
+    pub fn wait(&mut self, stop: &AtomicBool) {
+        if self.attempts == 0 {
+            tracing::warn!("the database connection was lost; retrying with backoff");
+        }
+        let pause = Self::FIRST
+            .saturating_mul(1u32 << self.attempts.min(6))
+            .min(Self::MOST);
+        self.attempts += 1;
+        let until = std::time::Instant::now() + pause;
+        while std::time::Instant::now() < until && !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A call succeeded: the outage, if there was one, is over.
+    pub fn over(&mut self) {
+        if self.attempts > 0 {
+            tracing::info!(attempts = self.attempts, "the database answers again");
+            self.attempts = 0;
+        }
+    }
+}
+
 fn work(mut worker: Worker, host: &Host) -> Result<u64, ServiceError> {
     let mut done = 0u64;
+    let mut outage = Outage::default();
     while !host.stop.load(Ordering::SeqCst) {
-        let pass = worker.pass(CLAIM_BATCH)?;
+        let pass = match worker.pass(CLAIM_BATCH) {
+            Ok(pass) => {
+                outage.over();
+                pass
+            }
+            // A lost PostgreSQL connection: the store connects again on its next call.
+            Err(e) if crate::store::is_transient(&e) => {
+                outage.wait(&host.stop);
+                // The failed pass may have held jobs; once the database answers, they
+                // go back to the queue instead of waiting out their lease.
+                if let Ok(given) = worker.give_back_leases() {
+                    if given > 0 {
+                        tracing::info!(jobs = given, "gave back the jobs of a failed pass");
+                    }
+                }
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         done += pass.claimed as u64;
         if pass.claimed > 0 {
             if let Some(progress) = &host.progress {

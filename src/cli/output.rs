@@ -23,6 +23,14 @@ pub struct CliError {
 }
 
 impl CliError {
+    /// Whether the failure was a lost or refused PostgreSQL connection, which a
+    /// long-running command waits out instead of exiting (store::is_transient).
+    pub fn is_transient(&self) -> bool {
+        self.error
+            .as_ref()
+            .is_some_and(|e| e.chain().any(crate::store::is_transient))
+    }
+
     pub fn refused(error: impl Into<anyhow::Error>) -> Self {
         Self {
             exit: Exit::Refused,

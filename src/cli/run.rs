@@ -149,15 +149,36 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 .map_err(CliError::usage)?,
         ),
     };
+    let mut outage = crate::service::Outage::default();
     loop {
+        if shutdown.load(Ordering::SeqCst) && !args.once {
+            break;
+        }
         let mut ready =
             take_ready(&mut settler, &watched, &dir.inbox()).map_err(CliError::usage)?;
         if let Some(nats) = &nats {
             ready = with_arrivals(ready, nats.take_arrivals());
         }
-        let applied = ingestor.drain(ready, &mut emit).map_err(CliError::usage)?;
-        checkpoint_after(&ingestor, &applied)?;
-        let wrote = schedule(&mut scheduler, &args, &shutdown, workers.as_ref())?;
+        let stepped = drain_and_schedule(
+            &mut ingestor,
+            ready,
+            &mut emit,
+            &mut scheduler,
+            (&args, &shutdown, workers.as_ref()),
+        );
+        let (applied, wrote) = match stepped {
+            Ok(done) => {
+                outage.over();
+                done
+            }
+            // The database went away (a restart, a network cut): wait and try again;
+            // files not applied stay in the inbox for the next pass.
+            Err(e) if !args.once && e.is_transient() => {
+                outage.wait(&shutdown);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         // Only a pass that moved files (acks due) or wrote events is news for NATS: an
         // idle pass would wake it, and it the loop, for nothing.
         if !applied.is_empty() || wrote {
@@ -225,6 +246,22 @@ fn with_arrivals(mut ready: Vec<PathBuf>, arrivals: Vec<PathBuf>) -> Vec<PathBuf
         }
     }
     ready
+}
+
+/// One pass of the loop after the inbox was read: apply what is ready, then plan, run
+/// (with `--once`), finish, emit and export. Returns the outcomes and whether events or
+/// exports were written.
+fn drain_and_schedule(
+    ingestor: &mut Ingestor,
+    ready: Vec<PathBuf>,
+    emit: &mut dyn FnMut(&Outcome),
+    scheduler: &mut Scheduler,
+    (args, shutdown, hosted): (&Args, &Arc<AtomicBool>, Option<&Workers>),
+) -> Result<(Vec<Outcome>, bool), CliError> {
+    let applied = ingestor.drain(ready, emit).map_err(CliError::usage)?;
+    checkpoint_after(ingestor, &applied)?;
+    let wrote = schedule(scheduler, args, shutdown, hosted)?;
+    Ok((applied, wrote))
 }
 
 /// Applying leaves the write-ahead log to idle time: once a pass applied something, it

@@ -108,6 +108,13 @@ impl Worker {
     /// recorded as they happen; successes are written together in one transaction at
     /// the end (each job's result with its completion, fenced one by one). Leases are
     /// extended when half of one has gone by.
+    /// Gives back the jobs this worker holds, after a pass failed midway (a lost database
+    /// connection): their results were not written, so they go back to the queue now
+    /// rather than when the lease expires. Fencing keeps a late write of ours harmless.
+    pub fn give_back_leases(&mut self) -> Result<u64, JobsError> {
+        Ok(self.store.rescue_abandoned(&self.owner, now_ms())?)
+    }
+
     pub fn pass(&mut self, batch: u32) -> Result<Pass, JobsError> {
         self.store.rescue_expired(now_ms())?;
         let claimed = self.store.claim(&self.owner, batch, now_ms(), LEASE_MS)?;

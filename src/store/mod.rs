@@ -35,6 +35,22 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+/// Whether an error (of any layer above the store) comes from a lost or refused
+/// PostgreSQL connection, so that another attempt later may succeed: the store connects
+/// again on its next call. It looks for the driver's error down the source chain, which
+/// passes through `#[error(transparent)]` wrappers. SQLite errors are never transient in
+/// this sense.
+pub fn is_transient(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(driver) = e.downcast_ref::<sqlx::Error>() {
+            return postgres::connection_lost(driver);
+        }
+        current = e.source();
+    }
+    false
+}
+
 /// Errors from the state store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

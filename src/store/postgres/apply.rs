@@ -44,6 +44,8 @@ const FLUSH_BYTES: usize = 16 << 20;
 /// One bundle being applied on PostgreSQL: all of it commits, or none of it.
 pub struct PgApplyTx<'s> {
     rt: &'s tokio::runtime::Runtime,
+    /// The store's lost-connection flag, set when a statement of this apply loses it.
+    broken: &'s std::sync::atomic::AtomicBool,
     tx: Transaction<'s, Postgres>,
     /// The feed held no document before this bundle: nothing to compare or close.
     feed_empty: bool,
@@ -71,27 +73,29 @@ impl std::fmt::Debug for PgApplyTx<'_> {
 }
 
 /// Runs `call` on `rt`; a failed statement becomes [`StoreError::Postgres`] naming
-/// `what` (as `PgStore::block_on`, for a value that holds the runtime but not the store).
+/// `what` (as `PgStore::block_on`, for a value that holds the runtime but not the store),
+/// and a lost connection is marked for the store to replace.
 fn run<T>(
     rt: &tokio::runtime::Runtime,
+    broken: &std::sync::atomic::AtomicBool,
     what: &'static str,
     call: impl std::future::Future<Output = Result<T, Fault>>,
 ) -> Result<T, StoreError> {
-    rt.block_on(call).map_err(|fault| match fault {
-        Fault::Sql(source) => StoreError::Postgres { what, source },
-        Fault::Store(e) => e,
-    })
+    super::fault_to_error(rt.block_on(call), what, broken)
 }
 
 impl PgStore {
     /// Starts applying one bundle; nothing is visible until [`PgApplyTx::commit`]. The
     /// change-log row takes the next position, as SQLite's rowid would.
     pub fn begin_apply(&mut self, header: ApplyHeader) -> Result<PgApplyTx<'_>, StoreError> {
+        self.reconnect_if_lost()?;
         let rt = &self.rt;
+        let broken = &self.broken;
         let conn = self.conn.get_mut();
-        let (tx, position, feed_empty) = run(rt, "begin_apply", begin(conn, &header))?;
+        let (tx, position, feed_empty) = run(rt, broken, "begin_apply", begin(conn, &header))?;
         Ok(PgApplyTx {
             rt,
+            broken,
             tx,
             feed_empty,
             header,
@@ -264,7 +268,7 @@ impl PgApplyTx<'_> {
         let [advisories, vex, sboms] = self.counts.map(|c| c as i64);
         let closed = self.closed as i64;
         let (header, position, mut tx) = (self.header, self.position, self.tx);
-        run(self.rt, "commit", async move {
+        run(self.rt, self.broken, "commit", async move {
             sqlx::query(
                 "UPDATE scheduler.changelog SET advisories = $1, vex = $2, sboms = $3,
                      withdrawn = $4
@@ -307,7 +311,7 @@ impl PgApplyTx<'_> {
         let pending = std::mem::take(&mut self.documents);
         let (feed, position, path, tx) =
             (&self.header.feed, self.position, self.path, &mut self.tx);
-        run(self.rt, "put", async {
+        run(self.rt, self.broken, "put", async {
             Ok(pending.write(tx, path, feed, position).await?)
         })
     }
@@ -319,7 +323,7 @@ impl PgApplyTx<'_> {
         let pending = std::mem::take(&mut self.components);
         self.pending_artifacts.clear();
         let (feed, position, tx) = (&self.header.feed, self.position, &mut self.tx);
-        run(self.rt, "put_components", async {
+        run(self.rt, self.broken, "put_components", async {
             Ok(pending.write(tx, feed, position).await?)
         })
     }

@@ -28,6 +28,7 @@ pub use apply::{BulkPath, PgApplyTx};
 
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sqlx::{Connection as _, PgConnection};
 use tokio::sync::Mutex;
@@ -43,6 +44,11 @@ const IDS_LOCK: i64 = 0x5354_454c_4c41_0001;
 pub struct PgStore {
     /// Dropped before the runtime its socket is registered with.
     conn: Mutex<PgConnection>,
+    /// The URL to connect again with after the connection was lost.
+    url: String,
+    /// Set when a statement failed because the connection was lost (a server restart,
+    /// a network cut): the next call connects again before it runs.
+    broken: AtomicBool,
     rt: tokio::runtime::Runtime,
     /// The URL without its password, for errors and `Debug`.
     shown_url: String,
@@ -106,22 +112,79 @@ impl PgStore {
         rt.block_on(migrate::apply(&mut conn))?;
         Ok(Self {
             conn: Mutex::new(conn),
+            url: url.to_owned(),
+            broken: AtomicBool::new(false),
             rt,
             shown_url,
         })
     }
 
     /// Runs `call` on this store's runtime; a failed statement becomes
-    /// [`StoreError::Postgres`] naming `what`.
+    /// [`StoreError::Postgres`] naming `what`. A lost connection fails this call (its
+    /// transaction, if any, was rolled back by the server) and is replaced before the
+    /// next one: callers that retry after a transient error ([`super::is_transient`])
+    /// get a fresh connection without reopening the store.
     fn block_on<T>(
         &self,
         what: &'static str,
         call: impl Future<Output = Result<T, Fault>>,
     ) -> Result<T, StoreError> {
-        self.rt.block_on(call).map_err(|fault| match fault {
-            Fault::Sql(source) => StoreError::Postgres { what, source },
-            Fault::Store(e) => e,
-        })
+        self.reconnect_if_lost()?;
+        let result = self.rt.block_on(call);
+        fault_to_error(result, what, &self.broken)
+    }
+
+    /// Connects again when the last statement lost the connection.
+    fn reconnect_if_lost(&self) -> Result<(), StoreError> {
+        if !self.broken.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let fresh = self
+            .rt
+            .block_on(PgConnection::connect(&self.url))
+            .map_err(|e| StoreError::PgOpen {
+                url: self.shown_url.clone(),
+                why: "cannot connect again after the connection was lost".to_owned(),
+                source: Some(e),
+            })?;
+        self.rt.block_on(async { *self.conn.lock().await = fresh });
+        self.broken.store(false, Ordering::SeqCst);
+        tracing::info!(url = %self.shown_url, "connected to PostgreSQL again");
+        Ok(())
+    }
+}
+
+/// A call's result as the store reports it; marks the connection lost when the failure
+/// was the connection's, not the statement's.
+fn fault_to_error<T>(
+    result: Result<T, Fault>,
+    what: &'static str,
+    broken: &AtomicBool,
+) -> Result<T, StoreError> {
+    result.map_err(|fault| match fault {
+        Fault::Sql(source) => {
+            if connection_lost(&source) {
+                broken.store(true, Ordering::SeqCst);
+            }
+            StoreError::Postgres { what, source }
+        }
+        Fault::Store(e) => e,
+    })
+}
+
+/// Whether an error means the connection is gone (I/O, TLS, protocol, or the server
+/// shutting down), so that another attempt on a new connection may succeed.
+pub(crate) fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::PoolClosed | sqlx::Error::PoolTimedOut | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            // 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now,
+            // class 08: connection exceptions.
+            db.code()
+                .is_some_and(|c| c.starts_with("57P") || c.starts_with("08"))
+        }
+        _ => false,
     }
 }
 

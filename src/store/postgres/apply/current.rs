@@ -19,7 +19,7 @@ impl PgApplyTx<'_> {
         let kinds: Vec<&str> = versions.iter().map(|v| v.kind.as_str()).collect();
         let ids: Vec<&str> = versions.iter().map(|v| v.doc_id).collect();
         let (feed, tx) = (&self.header.feed, &mut self.tx);
-        run(self.rt, "put", async {
+        run(self.rt, self.broken, "put", async {
             let shas: Vec<Option<String>> = sqlx::query_scalar(
                 "SELECT d.sha256
                  FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS n(kind, doc_id, ord)
@@ -53,7 +53,7 @@ impl PgApplyTx<'_> {
         let kinds: Vec<&str> = docs.iter().map(|(k, _)| k.as_str()).collect();
         let ids: Vec<&str> = docs.iter().map(|(_, id)| *id).collect();
         let (feed, position, tx) = (&self.header.feed, self.position, &mut self.tx);
-        run(self.rt, "close", async {
+        run(self.rt, self.broken, "close", async {
             let closed: Vec<(String, String)> = sqlx::query_as(
                 "UPDATE scheduler.documents d SET valid_to = $2
                  WHERE d.ctid = ANY (ARRAY(
@@ -82,7 +82,7 @@ impl PgApplyTx<'_> {
     /// feed's size.
     pub(super) fn close_missing(&mut self) -> Result<(), StoreError> {
         let (feed, position, tx) = (&self.header.feed, self.position, &mut self.tx);
-        let current: Vec<(String, String)> = run(self.rt, "commit", async {
+        let current: Vec<(String, String)> = run(self.rt, self.broken, "commit", async {
             let rows = sqlx::query_as(
                 "SELECT kind, doc_id FROM scheduler.documents
                  WHERE feed = $1 AND valid_to IS NULL AND valid_from < $2",
