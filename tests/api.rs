@@ -69,6 +69,33 @@ fn tokens(file: &mut TokenFile) -> Tokens {
     }
 }
 
+/// A site served on port 0 with the [`Tokens`], and a client for it.
+struct Api {
+    /// Holds the data dir for as long as the server runs.
+    _tmp: tempfile::TempDir,
+    t: Tokens,
+    server: Server,
+    c: Client,
+}
+
+impl Api {
+    /// See [`site`] for `finished`; with `hook_secret`, hooks must be signed with it.
+    fn start(finished: bool, hook_secret: Option<&[u8]>) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = site(tmp.path(), finished);
+        let mut file = TokenFile::default();
+        let t = tokens(&mut file);
+        let server = serve(&dir, file, hook_secret);
+        let c = Client::new(server.addr);
+        Self {
+            _tmp: tmp,
+            t,
+            server,
+            c,
+        }
+    }
+}
+
 fn serve(dir: &Path, file: TokenFile, hook_secret: Option<&[u8]>) -> Server {
     let data = DataDir::new(dir.to_owned());
     let policies = Policies {
@@ -197,12 +224,9 @@ fn matches_snapshot(name: &str, value: &Value) {
 
 #[test]
 fn every_group_answers_with_a_token_and_refuses_without() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = site(tmp.path(), true);
-    let mut file = TokenFile::default();
-    let t = tokens(&mut file);
-    let server = serve(&dir, file, None);
-    let c = Client::new(server.addr);
+    let Api {
+        _tmp, t, server, c, ..
+    } = Api::start(true, None);
 
     assert_eq!(c.get("/healthz", None).body, json!({"status": "ok"}));
     let ready = c.get("/readyz", None);
@@ -347,12 +371,9 @@ fn every_group_answers_with_a_token_and_refuses_without() {
 
 #[test]
 fn one_tenant_cannot_read_or_change_another_tenants_rows() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = site(tmp.path(), true);
-    let mut file = TokenFile::default();
-    let t = tokens(&mut file);
-    let server = serve(&dir, file, None);
-    let c = Client::new(server.addr);
+    let Api {
+        _tmp, t, server, c, ..
+    } = Api::start(true, None);
 
     let blue_runs = c.get("/api/v1/runs", Some(&t.blue)).body;
     let blue_runs = blue_runs["runs"].as_array().unwrap();
@@ -440,12 +461,9 @@ fn one_tenant_cannot_read_or_change_another_tenants_rows() {
 
 #[test]
 fn the_same_idempotency_key_gives_one_run_and_a_runtime_hook_raises_its_jobs() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = site(tmp.path(), true);
-    let mut file = TokenFile::default();
-    let t = tokens(&mut file);
-    let server = serve(&dir, file, Some(b"hook-secret"));
-    let c = Client::new(server.addr);
+    let Api {
+        _tmp, t, server, c, ..
+    } = Api::start(true, Some(b"hook-secret"));
 
     let key = [("Idempotency-Key", "nightly-2026-12-04")];
     let first = c.post(
@@ -545,12 +563,9 @@ fn the_same_idempotency_key_gives_one_run_and_a_runtime_hook_raises_its_jobs() {
 
 #[test]
 fn a_deployed_artifact_never_evaluated_gets_a_run_of_its_own() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = site(tmp.path(), false);
-    let mut file = TokenFile::default();
-    let t = tokens(&mut file);
-    let server = serve(&dir, file, None);
-    let c = Client::new(server.addr);
+    let Api {
+        _tmp, t, server, c, ..
+    } = Api::start(false, None);
     let preview = c.post("/api/v1/impact", Some(&t.site), r#"{"all":true}"#, &[]);
     let artifact = preview.body["artifacts"][0]["artifact"]
         .as_str()
@@ -578,12 +593,9 @@ fn a_deployed_artifact_never_evaluated_gets_a_run_of_its_own() {
 
 #[test]
 fn schedules_are_created_paused_and_deleted_by_their_tenant_only() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = site(tmp.path(), false);
-    let mut file = TokenFile::default();
-    let t = tokens(&mut file);
-    let server = serve(&dir, file, None);
-    let c = Client::new(server.addr);
+    let Api {
+        _tmp, t, server, c, ..
+    } = Api::start(false, None);
     let body = r#"{"name":"green-nightly","cron":"0 3 * * *","timezone":"Europe/Berlin","selector":{"all":true}}"#;
     let created = c.post("/api/v1/schedules", Some(&t.green), body, &[]);
     assert_eq!(created.status, 201, "{}", created.text);
@@ -639,12 +651,9 @@ fn schedules_are_created_paused_and_deleted_by_their_tenant_only() {
 
 #[test]
 fn a_token_over_its_budget_gets_429_with_retry_after() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = site(tmp.path(), false);
-    let mut file = TokenFile::default();
-    let t = tokens(&mut file);
-    let server = serve(&dir, file, None);
-    let c = Client::new(server.addr);
+    let Api {
+        _tmp, t, server, c, ..
+    } = Api::start(false, None);
     for _ in 0..3 {
         assert_eq!(c.get("/api/v1/runs", Some(&t.slow)).status, 200);
     }
