@@ -5,6 +5,7 @@
 //! take explicit times; nothing reads the clock.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod pg_support;
 
 use pg_support::TestDb;
@@ -19,19 +20,6 @@ const LEASE: i64 = 60_000;
 const T0: i64 = 1_000_000;
 const A: &str = "sha256:aaaa";
 const B: &str = "sha256:bbbb";
-
-/// A fresh database and a store on it, or a skip.
-macro_rules! pg {
-    ($test:literal) => {
-        match TestDb::fresh($test) {
-            Some(db) => {
-                let store = PgStore::connect(&db.url).unwrap();
-                (db, store)
-            }
-            None => return,
-        }
-    };
-}
 
 fn audit(at_ms: i64, tenant: &str, status: u16, key: Option<&str>) -> AuditRecord {
     AuditRecord {

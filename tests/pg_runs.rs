@@ -7,6 +7,7 @@
 //! Store calls take explicit times; nothing reads the clock.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod pg_support;
 
 use pg_support::TestDb;
@@ -20,19 +21,6 @@ use stella_scheduler::store::{
 
 const LEASE: i64 = 60_000;
 const T0: i64 = 1_000_000;
-
-/// A fresh database and a store on it, or a skip.
-macro_rules! pg {
-    ($test:literal) => {
-        match TestDb::fresh($test) {
-            Some(db) => {
-                let store = PgStore::connect(&db.url).unwrap();
-                (db, store)
-            }
-            None => return,
-        }
-    };
-}
 
 /// The artifact whose SBOM the bundles carry (in two feeds, changed in the third).
 fn artifact_x() -> String {

@@ -10,6 +10,7 @@
 //! built by the real `Ingestor`.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod pg_support;
 
 use std::collections::BTreeSet;
@@ -46,19 +47,6 @@ const KINDS: [DocumentKind; 3] = [
     DocumentKind::Vex,
     DocumentKind::Sbom,
 ];
-
-/// A fresh database and a store on it, or a skip.
-macro_rules! pg {
-    ($test:literal) => {
-        match TestDb::fresh($test) {
-            Some(db) => {
-                let store = PgStore::connect(&db.url).unwrap();
-                (db, store)
-            }
-            None => return,
-        }
-    };
-}
 
 /// One document as ingest/apply.rs stores it.
 #[derive(Clone, Debug)]

@@ -11,6 +11,21 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::{Connection as _, PgConnection};
 
+/// A fresh database and a `PgStore` on it, or a skip (the enclosing test returns). The
+/// including test imports `TestDb` and `PgStore`.
+#[allow(unused_macros)]
+macro_rules! pg {
+    ($test:literal) => {
+        match TestDb::fresh($test) {
+            Some(db) => {
+                let store = PgStore::connect(&db.url).unwrap();
+                (db, store)
+            }
+            None => return,
+        }
+    };
+}
+
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
 /// The server tests use, without a database.
