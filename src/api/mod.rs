@@ -1,6 +1,7 @@
 //! The HTTP control plane (`run --listen`): health, metrics, and `/api/v1` over the same
 //! services the CLI uses. Axum runs on its own tokio runtime threads; every handler that
-//! touches the store opens a connection on a blocking thread, so the synchronous store
+//! touches the store uses a connection of its own on a blocking thread (kept between
+//! requests, `state.rs`), so the synchronous store
 //! and the watcher's loop are never blocked by a slow client.
 //!
 //! One table, [`routes::ROUTES`], says for every endpoint its method, path, the scope it

@@ -1,6 +1,6 @@
 //! What every handler shares: the data dir, the site's policies, the token gate.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::auth::{Gate, TokenFile};
 use super::error::ApiError;
@@ -18,7 +18,15 @@ pub struct ApiContext {
     /// When set, runtime hooks must carry `X-Stella-Signature: sha256=<hex>`, the
     /// HMAC-SHA256 of the raw body under this secret.
     pub(super) hook_secret: Option<Vec<u8>>,
+    /// Store connections between requests: opening one reads the config, checks the
+    /// migrations and, on PostgreSQL, makes a connection, which a request should not
+    /// pay for each time.
+    idle: Mutex<Vec<Store>>,
 }
+
+/// Idle store connections kept for the next requests; more are opened under load and
+/// closed afterwards.
+const IDLE_STORES: usize = 4;
 
 impl ApiContext {
     pub fn new(
@@ -34,6 +42,7 @@ impl ApiContext {
             vex,
             gate: Gate::new(tokens),
             hook_secret,
+            idle: Mutex::new(Vec::new()),
         }
     }
 
@@ -45,10 +54,35 @@ impl ApiContext {
     {
         let context = Arc::clone(self);
         let joined = tokio::task::spawn_blocking(move || {
-            let mut store = context.dir.open_store()?;
-            work(&mut store, &context)
+            let mut store = context.take_store()?;
+            let result = work(&mut store, &context);
+            context.put_back(store);
+            result
         })
         .await;
         joined.map_err(|e| ApiError::internal(&e))?
+    }
+
+    fn take_store(&self) -> Result<Store, ApiError> {
+        let idle = self.lock_idle().pop();
+        match idle {
+            Some(store) => Ok(store),
+            None => Ok(self.dir.open_store()?),
+        }
+    }
+
+    /// Keeps `store` for a later request. A PostgreSQL store whose connection was lost
+    /// connects again on its next call, so a store is kept whatever its last call did.
+    fn put_back(&self, store: Store) {
+        let mut idle = self.lock_idle();
+        if idle.len() < IDLE_STORES {
+            idle.push(store);
+        }
+    }
+
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Store>> {
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
