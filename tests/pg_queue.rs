@@ -459,6 +459,29 @@ macro_rules! script {
         note("all counts", format!("{:?}", store.scheduler_counts()));
         note("finishable", format!("{:?}", store.finishable_runs()));
         note("owners", format!("{:?}", store.lease_owners()));
+        // A run at a lower position than earlier ones: each job's base position is the
+        // highest position of the earlier runs that planned its artifact, cancelled
+        // (sha256:d) and finished (sha256:a) ones included.
+        let third = [
+            job("sha256:a", T0 + 10, 0, 2),
+            job("sha256:d", T0 + 10, 0, 2),
+            job("sha256:e", T0 + 10, 0, 2),
+        ];
+        let r3 = store.create_run(&new_run(2, None), &third).unwrap();
+        let bases: Vec<_> = store
+            .claim("site:3:w0", 50, T0 + 20 * LEASE, LEASE)
+            .unwrap()
+            .into_iter()
+            .filter(|j| j.run_id == r3.run_id)
+            .map(|j| (j.artifact, j.base_position))
+            .collect();
+        note("bases", format!("{bases:?}"));
+        let twice = [job("sha256:f", T0, 0, 1), job("sha256:f", T0, 0, 1)];
+        note(
+            "twice",
+            format!("{:?}", store.create_run(&new_run(5, None), &twice)),
+        );
+        note("runs after", format!("{:?}", store.scheduler_counts()));
         out
     }};
 }
@@ -473,6 +496,22 @@ fn the_same_calls_give_the_same_results_as_the_sqlite_store() {
     for (e, g) in expected.iter().zip(&got) {
         assert_eq!(g, e);
     }
+    assert_eq!(expected.len(), got.len());
+    let line = |what: &str| {
+        expected
+            .iter()
+            .find(|l| l.starts_with(what))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        line("bases: "),
+        r#"bases: [("sha256:a", Some(3)), ("sha256:d", Some(3)), ("sha256:e", None)]"#
+    );
+    assert_eq!(
+        line("twice: "),
+        "twice: Err(ArtifactTwiceInRun { artifact: \"sha256:f\" })"
+    );
     assert_eq!(got.len(), expected.len());
     assert!(expected
         .iter()
@@ -612,7 +651,8 @@ fn migrations_apply_once_even_when_stores_connect_at_once_and_an_edited_one_is_r
             "0001_state",
             "0002_scheduler",
             "0003_control",
-            "0004_schedules"
+            "0004_schedules",
+            "0005_lean_queue"
         ]
     );
     PgStore::connect(&db.url).unwrap();
@@ -636,5 +676,77 @@ fn an_unreachable_server_is_a_clear_error_without_the_password() {
     assert!(
         text.contains("127.0.0.1:1") && !text.contains("hunter2"),
         "{text}"
+    );
+}
+
+/// A database made before 0005_lean_queue: the migration fills `artifact_plans` from
+/// the jobs already there, so jobs planned after the upgrade get the base positions
+/// they would have had without it.
+#[test]
+fn the_lean_queue_migration_carries_base_positions_over() {
+    use sha2::{Digest as _, Sha256};
+    let Some(db) = TestDb::fresh("lean_queue_upgrade") else {
+        return;
+    };
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres");
+    db.exec(
+        "CREATE SCHEMA scheduler;
+         CREATE TABLE scheduler.schema_migrations (name TEXT PRIMARY KEY, sha256 TEXT NOT NULL)",
+    );
+    for name in [
+        "0001_state",
+        "0002_scheduler",
+        "0003_control",
+        "0004_schedules",
+    ] {
+        let sql = std::fs::read_to_string(format!("{dir}/{name}.sql")).unwrap();
+        db.exec(&sql);
+        let digest = hex::encode(Sha256::digest(sql.as_bytes()));
+        db.exec(&format!(
+            "INSERT INTO scheduler.schema_migrations VALUES ('{name}', '{digest}')"
+        ));
+    }
+    // Run 1 (position 3): a finished, c finished; run 2 (position 7): a queued; run 3
+    // (position 5): b and c queued.
+    db.exec(
+        "INSERT INTO scheduler.runs (seq, run_id, trigger, position, state, created_ms) VALUES
+             (1, 'run-00000001', 'recheck', 3, 'completed', 0),
+             (2, 'run-00000002', 'recheck', 7, 'running', 0),
+             (3, 'run-00000003', 'recheck', 5, 'running', 0);
+         INSERT INTO scheduler.jobs_finished (job_id, run_seq, artifact, idempotency_key, state,
+             severity, max_attempts, not_before_ms, deadline_ms) VALUES
+             (1, 1, 'sha256:a', 'run-00000001/sha256:a', 'succeeded', 'low', 1, 0, 0),
+             (2, 1, 'sha256:c', 'run-00000001/sha256:c', 'succeeded', 'low', 1, 0, 0);
+         INSERT INTO scheduler.jobs (job_id, run_seq, artifact, idempotency_key, state,
+             severity, max_attempts, not_before_ms, deadline_ms) VALUES
+             (3, 2, 'sha256:a', 'run-00000002/sha256:a', 'queued', 'low', 1, 0, 0),
+             (4, 3, 'sha256:b', 'run-00000003/sha256:b', 'queued', 'low', 1, 0, 0),
+             (5, 3, 'sha256:c', 'run-00000003/sha256:c', 'queued', 'low', 1, 0, 0)",
+    );
+    let mut store = PgStore::connect(&db.url).unwrap();
+    assert_eq!(
+        db.column("SELECT artifact || '=' || position FROM scheduler.artifact_plans ORDER BY 1"),
+        ["sha256:a=7", "sha256:b=5", "sha256:c=5"]
+    );
+    let planned: Vec<_> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|a| job(&format!("sha256:{a}"), T0, 0, 1))
+        .collect();
+    let run = store.create_run(&new_run(9, None), &planned).unwrap();
+    let bases: Vec<_> = store
+        .claim("w", 10, T0, LEASE)
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.run_id == run.run_id)
+        .map(|j| (j.artifact, j.base_position))
+        .collect();
+    assert_eq!(
+        bases,
+        [
+            ("sha256:a".to_owned(), Some(7)),
+            ("sha256:b".to_owned(), Some(5)),
+            ("sha256:c".to_owned(), Some(5)),
+            ("sha256:d".to_owned(), None),
+        ]
     );
 }

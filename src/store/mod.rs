@@ -83,6 +83,8 @@ pub enum StoreError {
     NotVersioned { kind: crate::model::DocumentKind },
     #[error("idempotency key {key:?} was taken by another run meanwhile")]
     IdempotencyKeyTaken { key: String },
+    #[error("a run lists artifact {artifact} twice; it holds one job per artifact")]
+    ArtifactTwiceInRun { artifact: String },
     #[error("schedule {schedule_id:?} exists")]
     ScheduleExists { schedule_id: String },
     #[error("the store holds an impossible value: {what}")]

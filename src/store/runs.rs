@@ -31,6 +31,19 @@ pub struct NewJob {
     pub max_attempts: u32,
 }
 
+/// A run holds one job per artifact: a second job for one is refused before anything is
+/// written. Both backends call this first; PostgreSQL's job tables keep no unique index
+/// that would catch it (migrations/postgres/0005_lean_queue.sql).
+pub(crate) fn one_job_per_artifact(jobs: &[NewJob]) -> Result<(), StoreError> {
+    let mut artifacts = std::collections::HashSet::with_capacity(jobs.len());
+    match jobs.iter().find(|j| !artifacts.insert(j.artifact.as_str())) {
+        Some(twice) => Err(StoreError::ArtifactTwiceInRun {
+            artifact: twice.artifact.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// A run as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -137,6 +150,7 @@ impl SqliteStore {
     /// Each job records its artifact's base position: the position of the latest
     /// earlier run that planned the artifact, which its delta is computed against.
     pub fn create_run(&mut self, run: &NewRun, jobs: &[NewJob]) -> Result<RunRecord, StoreError> {
+        one_job_per_artifact(jobs)?;
         let tx = self.conn.transaction()?;
         let inserted = tx.execute(
             "INSERT INTO runs (run_id, tenant, trigger, position, window_position, selector,

@@ -11,7 +11,8 @@ use sqlx::{Connection as _, PgConnection};
 
 use crate::store::StoreError;
 
-/// (name, SQL) in application order; the names match the SQLite ones.
+/// (name, SQL) in application order; the names match the SQLite ones, and 0005 is
+/// PostgreSQL's alone (a lighter job queue, see the file).
 const POSTGRES: &[(&str, &str)] = &[
     (
         "0001_state",
@@ -28,6 +29,10 @@ const POSTGRES: &[(&str, &str)] = &[
     (
         "0004_schedules",
         include_str!("../../../migrations/postgres/0004_schedules.sql"),
+    ),
+    (
+        "0005_lean_queue",
+        include_str!("../../../migrations/postgres/0005_lean_queue.sql"),
     ),
 ];
 

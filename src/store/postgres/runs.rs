@@ -37,26 +37,29 @@ pub(super) fn read_run(r: &PgRow) -> Result<RunRecord, sqlx::Error> {
 
 /// Inserts a run's jobs in one statement, numbered from `first_id` in slice order (as
 /// SQLite's rowids number them). Each job's base position is the latest earlier run
-/// that planned its artifact, open or finished.
-const INSERT_JOBS: &str = "INSERT INTO scheduler.jobs (job_id, run_seq, tenant, artifact,
-         idempotency_key, state, severity, priority, base_position, max_attempts,
-         not_before_ms, deadline_ms)
-     SELECT $1 + n.ord - 1, $2, n.tenant, n.artifact, $3 || '/' || n.artifact, 'queued',
-         n.severity, n.priority,
-         (SELECT MAX(r.position)
-            FROM (SELECT run_seq FROM scheduler.jobs WHERE artifact = n.artifact
-                  UNION ALL
-                  SELECT run_seq FROM scheduler.jobs_finished WHERE artifact = n.artifact) x
-            JOIN scheduler.runs r ON r.seq = x.run_seq
-           WHERE x.run_seq < $2),
-         n.max_attempts, $4, n.deadline_ms
-     FROM unnest($5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[],
-                 $10::bigint[]) WITH ORDINALITY
-          AS n(artifact, tenant, severity, priority, deadline_ms, max_attempts, ord)";
+/// that planned its artifact, read from `artifact_plans` (every CTE reads the snapshot
+/// from before the statement, so the upsert that records this run's position for its
+/// artifacts does not show in their base positions).
+const INSERT_JOBS: &str = "WITH n AS (
+         SELECT * FROM unnest($5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[],
+                              $10::bigint[]) WITH ORDINALITY
+             AS n(artifact, tenant, severity, priority, deadline_ms, max_attempts, ord)),
+     queued AS (
+         INSERT INTO scheduler.jobs (job_id, run_seq, tenant, artifact, idempotency_key,
+             state, severity, priority, base_position, max_attempts, not_before_ms,
+             deadline_ms)
+         SELECT $1 + n.ord - 1, $2, n.tenant, n.artifact, $3 || '/' || n.artifact, 'queued',
+             n.severity, n.priority, p.position, n.max_attempts, $4, n.deadline_ms
+         FROM n LEFT JOIN scheduler.artifact_plans p ON p.artifact = n.artifact)
+     INSERT INTO scheduler.artifact_plans AS p (artifact, position)
+     SELECT artifact, $11 FROM n
+     ON CONFLICT (artifact) DO UPDATE SET position = EXCLUDED.position
+         WHERE p.position < EXCLUDED.position";
 
 impl PgStore {
     /// Creates a run and its jobs in one transaction; as `Store::create_run`.
     pub fn create_run(&mut self, run: &NewRun, jobs: &[NewJob]) -> Result<RunRecord, StoreError> {
+        crate::store::runs::one_job_per_artifact(jobs)?;
         let run_id = self.block_on("create_run", async {
             let mut conn = self.conn.lock().await;
             insert_run(&mut conn, run, jobs).await
@@ -291,6 +294,7 @@ async fn insert_run(
                     .map(|j| i64::from(j.max_attempts))
                     .collect::<Vec<_>>(),
             )
+            .bind(run.position as i64)
             .execute(&mut *tx)
             .await?;
     }
