@@ -51,6 +51,13 @@ fn run() -> anyhow::Result<()> {
     let mut runs = Vec::new();
     for rep in 0..REPETITIONS {
         let data = fresh_data_dir(&fixture, rep)?;
+        // Each repetition starts on a quiet disk: the previous one's gigabyte of
+        // database and log would otherwise be written back during this one's timing.
+        // Only the last data dir is kept, for the deltas.
+        if let Some((_, _, previous)) = runs.last() {
+            std::fs::remove_dir_all(previous)?;
+        }
+        settle_disk()?;
         let (secs, rss_kib) = time_ingest(&data, &fixture.snapshot)?;
         let mb_s = fixture.doc_bytes as f64 / 1e6 / secs;
         println!(
@@ -140,6 +147,13 @@ fn spec(
         expires_at: None,
         withdrawn: Vec::new(),
     }
+}
+
+/// Writes every dirty page to disk (`sync`), outside any timing.
+fn settle_disk() -> anyhow::Result<()> {
+    let status = Command::new("sync").status().context("running sync")?;
+    ensure!(status.success(), "sync failed");
+    Ok(())
 }
 
 fn fresh_data_dir(fixture: &Fixture, rep: usize) -> anyhow::Result<PathBuf> {
