@@ -1,6 +1,7 @@
 //! The scheduler's commands through the real binary over the sample bundles: status
 //! counts, runs list/show/cancel/retry, recheck, jobs list/retry, queue pause/resume,
-//! export, and the refusals each documents (exit 1 with the reason).
+//! export, and the refusals each documents (exit 1 with the reason); exit 2 when the
+//! PostgreSQL store cannot be reached, and for an offline-kit import into PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -191,5 +192,73 @@ fn a_paused_queue_holds_a_recheck_until_it_is_cancelled_or_resumed() {
     assert_eq!(
         status["lastExport"], 2,
         "the recheck's event went out in a second export"
+    );
+}
+
+/// A `postgres://` URL on a local port nobody listens on: the port was free a moment ago.
+fn unreachable_database_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("postgres://postgres@127.0.0.1:{port}/stella")
+}
+
+#[test]
+fn one_shot_commands_exit_2_naming_the_store_when_postgres_is_unreachable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = data_dir(tmp.path());
+    let d = dir.to_str().unwrap();
+    let url = unreachable_database_url();
+    let sample = Path::new(ROOT)
+        .join("bundles")
+        .join(&bundle_names(&Path::new(ROOT).join("bundles"))[0]);
+    let commands: [Vec<&str>; 3] = [
+        vec!["status", "--json"],
+        vec!["runs", "list", "--json"],
+        vec!["ingest", sample.to_str().unwrap()],
+    ];
+    for command in commands {
+        let mut args = command.clone();
+        args.extend(["--data-dir", d, "--database-url", &url]);
+        let out = run(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {stderr}");
+        assert!(
+            stderr.contains("cannot open the PostgreSQL store") && stderr.contains("refused"),
+            "{command:?}: {stderr}"
+        );
+    }
+    // Nothing was taken from where it lay: the bundle is still there, not quarantined.
+    assert!(sample.exists());
+    assert_eq!(
+        std::fs::read_dir(dir.join("quarantine")).unwrap().count(),
+        0
+    );
+}
+
+#[test]
+fn offline_kit_import_into_postgres_is_refused_before_anything_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = data_dir(tmp.path());
+    let d = dir.to_str().unwrap();
+    let url = unreachable_database_url();
+    let kit = tmp.path().join("no-such-kit.tar.zst");
+    let key = demo_pub();
+    let out = run(&[
+        "offline-kit",
+        "import",
+        "--key",
+        key.to_str().unwrap(),
+        "--data-dir",
+        d,
+        "--database-url",
+        &url,
+        kit.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("offline-kit import into PostgreSQL is not supported yet"),
+        "{stderr}"
     );
 }
