@@ -1,12 +1,17 @@
 //! Ingest benchmark (issue 3): a synthetic OSV snapshot of 200,000 documents (about
 //! 400 MB uncompressed) verified, parsed and committed into SQLite by the real binary,
 //! with its throughput and peak RSS; then one-document deltas, timed both as a whole
-//! `ingest` command and as the apply itself (in-process, store already open).
+//! `ingest` command and as the apply itself (in-process, store already open). Last, the
+//! same snapshot through the whole `ingest --database-url` command into a fresh
+//! PostgreSQL database each time (issue 6: at least 80 MB/s), when a server answers at
+//! `STELLA_TEST_PG` (default `postgres://postgres@127.0.0.1:5432`).
 //!
 //! `cargo bench --bench ingest`; `BENCH_DOCS=N` for a smaller run. Fixtures are cached
 //! under target/bench-data/. Figures only: nothing here asserts a time.
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
+#[path = "../tests/pg_support/mod.rs"]
+mod pg_support;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +33,7 @@ const FEED: &str = "osv-ingest";
 const TARGET_MB_S: f64 = 150.0;
 const TARGET_RSS_MB: f64 = 200.0;
 const TARGET_DELTA_MS: f64 = 20.0;
+const TARGET_PG_MB_S: f64 = 80.0;
 
 fn main() -> ExitCode {
     support::finish("ingest", run())
@@ -58,7 +64,7 @@ fn run() -> anyhow::Result<()> {
             std::fs::remove_dir_all(previous)?;
         }
         settle_disk()?;
-        let (secs, rss_kib) = time_ingest(&data, &fixture.snapshot)?;
+        let (secs, rss_kib) = time_ingest(&data, &fixture.snapshot, &[])?;
         let mb_s = fixture.doc_bytes as f64 / 1e6 / secs;
         println!(
             "  rep {}: {secs:.3} s, {mb_s:.1} MB/s, peak RSS {:.1} MB",
@@ -69,6 +75,33 @@ fn run() -> anyhow::Result<()> {
     }
     let (cli, apply) = time_deltas(&fixture, &runs.last().unwrap().2)?;
     report(&fixture, &runs, &cli, &apply);
+    std::fs::remove_dir_all(&runs.last().unwrap().2)?;
+    postgres(&fixture)
+}
+
+/// The snapshot through the whole `ingest` command into PostgreSQL, a fresh database
+/// and data dir for each repetition.
+fn postgres(fixture: &Fixture) -> anyhow::Result<()> {
+    let mut secs = Vec::new();
+    for rep in 0..REPETITIONS {
+        let Some(db) = pg_support::TestDb::fresh("ingest bench, PostgreSQL") else {
+            return Ok(());
+        };
+        let data = fresh_data_dir(fixture, rep)?;
+        settle_disk()?;
+        let (s, rss_kib) = time_ingest(&data, &fixture.snapshot, &["--database-url", &db.url])?;
+        println!(
+            "  PostgreSQL rep {}: {s:.3} s, {:.1} MB/s, peak RSS {:.1} MB",
+            rep + 1,
+            fixture.doc_bytes as f64 / 1e6 / s,
+            rss_kib as f64 * 1024.0 / 1e6
+        );
+        std::fs::remove_dir_all(&data)?;
+        secs.push(s);
+    }
+    let mb_s = fixture.doc_bytes as f64 / 1e6 / median(secs);
+    println!("snapshot ingest into PostgreSQL, median of {REPETITIONS}: {mb_s:.1} MB/s (target >= {TARGET_PG_MB_S} MB/s): {}",
+        if mb_s >= TARGET_PG_MB_S { "MET" } else { "NOT MET" });
     Ok(())
 }
 
@@ -174,8 +207,9 @@ fn fresh_data_dir(fixture: &Fixture, rep: usize) -> anyhow::Result<PathBuf> {
     Ok(data)
 }
 
-/// Wall-clock seconds and peak RSS (KiB) of `ingest` of one bundle into `data`.
-fn time_ingest(data: &Path, bundle: &Path) -> anyhow::Result<(f64, u64)> {
+/// Wall-clock seconds and peak RSS (KiB) of `ingest` of one bundle into `data`, with
+/// `extra` arguments.
+fn time_ingest(data: &Path, bundle: &Path, extra: &[&str]) -> anyhow::Result<(f64, u64)> {
     let rss_file = data.join("rss.txt");
     let start = Instant::now();
     let out = Command::new("/usr/bin/time")
@@ -184,6 +218,7 @@ fn time_ingest(data: &Path, bundle: &Path) -> anyhow::Result<(f64, u64)> {
         .arg(BINARY)
         .args(["ingest", "--data-dir"])
         .arg(data)
+        .args(extra)
         .arg(bundle)
         .output()
         .context("running /usr/bin/time (GNU time)")?;

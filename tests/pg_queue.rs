@@ -652,7 +652,9 @@ fn migrations_apply_once_even_when_stores_connect_at_once_and_an_edited_one_is_r
             "0002_scheduler",
             "0003_control",
             "0004_schedules",
-            "0005_lean_queue"
+            "0005_lean_queue",
+            "0006_lz4_documents",
+            "0007_ingest_without_fk"
         ]
     );
     PgStore::connect(&db.url).unwrap();

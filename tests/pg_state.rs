@@ -549,3 +549,36 @@ fn a_withdrawal_closes_what_the_same_bundle_put() {
         "one version, begun and ended at 1"
     );
 }
+
+/// 0006_lz4_documents: where the server has lz4, a document large enough to be
+/// compressed is stored with lz4 (not pglz, not uncompressed), and every document reads
+/// back byte for byte, on both bulk paths.
+#[test]
+fn documents_are_stored_with_lz4_where_the_server_has_it_and_read_back_whole() {
+    for path in [BulkPath::Copy, BulkPath::Unnest] {
+        let (db, mut pg) = pg!("documents_are_stored_with_lz4");
+        let has_lz4 = db.column(
+            "SELECT name FROM pg_settings
+             WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)",
+        ) == ["default_toast_compression"];
+        let mut bundle = synthetic("lz4", 1, true, 0..3);
+        // 20 KB of JSON that compresses well, past the 2 KB at which the server tries.
+        let large = format!(
+            "{{\"id\":\"SYN-0\",\"details\":\"{}\"}}",
+            "abc ".repeat(5_000)
+        );
+        bundle.docs[0].bytes = large.into_bytes();
+        bundle.docs[0].sha256 = hex::encode(Sha256::digest(&bundle.docs[0].bytes));
+        apply!(pg, &bundle, |tx| tx.set_bulk_path(path).unwrap());
+        let methods = db.column(
+            "SELECT coalesce(pg_column_compression(bytes)::text, 'none') FROM scheduler.documents
+             ORDER BY doc_id",
+        );
+        let first = if has_lz4 { "lz4" } else { "none" };
+        assert_eq!(methods, [first, "none", "none"], "{path:?}");
+        let read = pg.documents_as_of(DocumentKind::Advisory, 1).unwrap();
+        let bytes: Vec<&[u8]> = read.iter().map(|d| d.bytes.as_slice()).collect();
+        let written: Vec<&[u8]> = bundle.docs.iter().map(|d| d.bytes.as_slice()).collect();
+        assert_eq!(bytes, written, "{path:?}");
+    }
+}

@@ -11,8 +11,9 @@ use sqlx::{Connection as _, PgConnection};
 
 use crate::store::StoreError;
 
-/// (name, SQL) in application order; the names match the SQLite ones, and 0005 is
-/// PostgreSQL's alone (a lighter job queue, see the file).
+/// (name, SQL) in application order; the names match the SQLite ones, and 0005 to 0007
+/// are PostgreSQL's alone (a lighter job queue; lz4 for documents; no per-row foreign
+/// key checks at ingest; see the files).
 const POSTGRES: &[(&str, &str)] = &[
     (
         "0001_state",
@@ -33,6 +34,14 @@ const POSTGRES: &[(&str, &str)] = &[
     (
         "0005_lean_queue",
         include_str!("../../../migrations/postgres/0005_lean_queue.sql"),
+    ),
+    (
+        "0006_lz4_documents",
+        include_str!("../../../migrations/postgres/0006_lz4_documents.sql"),
+    ),
+    (
+        "0007_ingest_without_fk",
+        include_str!("../../../migrations/postgres/0007_ingest_without_fk.sql"),
     ),
 ];
 
