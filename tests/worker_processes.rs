@@ -29,6 +29,8 @@ fn two_worker_processes_and_a_planning_run_give_the_single_process_result() {
 
     let split = site(&tmp.path().join("split"));
     let d = split.to_str().unwrap();
+    // A rescan period longer than the test: the runs the workers finish must be
+    // settled without waiting for it.
     let mut control = spawn(&[
         "run",
         "--workers",
@@ -36,7 +38,7 @@ fn two_worker_processes_and_a_planning_run_give_the_single_process_result() {
         "--settle-ms",
         "0",
         "--rescan-secs",
-        "1",
+        "3600",
         "--data-dir",
         d,
     ]);

@@ -40,7 +40,8 @@ pub struct Args {
     /// A file is taken once its size and mtime held still this long.
     #[arg(long, value_name = "MS", default_value_t = 500)]
     settle_ms: u64,
-    /// Full rescan period, for file systems that miss events.
+    /// Full rescan period, for file systems that miss events. While jobs are open,
+    /// `run` also looks every 500 ms for runs that `worker` processes have finished.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     rescan_secs: u64,
     /// Print each outcome as one JSON document per line on stdout.
@@ -198,6 +199,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
             settler.settle() / 2
         } else if args.once && nats_busy {
             Duration::from_millis(100)
+        } else if jobs_open(&scheduler) {
+            // Jobs that `worker` processes finish wake no one here: look again soon, so
+            // their runs finish and emit without waiting out the rescan.
+            OPEN_JOBS_POLL.min(rescan)
         } else {
             rescan
         };
@@ -251,6 +256,15 @@ fn with_arrivals(mut ready: Vec<PathBuf>, arrivals: Vec<PathBuf>) -> Vec<PathBuf
 /// One pass of the loop after the inbox was read: apply what is ready, then plan, run
 /// (with `--once`), finish, emit and export. Returns the outcomes and whether events or
 /// exports were written.
+/// How often `run` looks for runs to finish while jobs are queued or leased.
+const OPEN_JOBS_POLL: Duration = Duration::from_millis(500);
+
+/// Whether jobs are queued or leased; a store that cannot say counts as yes, so the next
+/// pass comes soon and meets the failure on its usual path.
+fn jobs_open(scheduler: &Scheduler) -> bool {
+    scheduler.open_jobs().map_or(true, |n| n > 0)
+}
+
 fn drain_and_schedule(
     ingestor: &mut Ingestor,
     ready: Vec<PathBuf>,

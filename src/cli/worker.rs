@@ -1,10 +1,11 @@
 //! `worker`: a process that only runs jobs. Planning, finishing runs, signing events and
 //! exporting stay with `run`; any number of `worker` processes (and `run --workers N`)
 //! claim from the same queue, each job under a lease and fencing token, so a job is
-//! done once in effect whichever process takes it.
+//! done once in effect whichever process takes it. `run` looks for the runs they finish
+//! every 500 ms while jobs are open.
 //!
-//! Today the queue is the embedded SQLite store, so workers share one machine with the
-//! data dir; PostgreSQL (issue 6) is what takes them onto other machines.
+//! On the embedded SQLite store, workers share one machine with the data dir; with
+//! `--database-url` they can run on any machine that reaches the database.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
