@@ -389,10 +389,9 @@ fn load<'c>(
     let in_order = parsed.iter().cycle().map_while(|rx| rx.recv().ok());
     for batch in in_order {
         let started = Instant::now();
-        for doc in batch? {
-            store_one(&mut tx, &doc)?;
-            documents += 1;
-        }
+        let batch = batch?;
+        store_batch(&mut tx, &batch)?;
+        documents += batch.len() as u64;
         storing += started.elapsed();
     }
     tracing::debug!(
@@ -403,19 +402,28 @@ fn load<'c>(
     Ok(tx)
 }
 
-fn store_one(tx: &mut ApplyTx<'_>, doc: &Parsed) -> Result<(), LoadFault> {
-    let entry = &doc.entry;
-    let outcome = tx.put(NewVersion {
-        kind: entry.kind,
-        doc_id: &doc.id,
-        format: entry.format,
-        path: entry.path.as_str(),
-        sha256: &entry.sha256.to_hex(),
-        subject_name: entry.subject.as_ref().map(|s| s.name.as_str()),
-        bytes: &doc.bytes,
-    })?;
-    if outcome != PutOutcome::Unchanged && entry.kind == DocumentKind::Sbom {
-        tx.put_components(&doc.id, &doc.components)?;
+/// One parsed batch, in bundle order, with one lookup of current versions (see
+/// [`ApplyTx::put_batch`]); then the impact-index rows of each SBOM that is new or changed.
+fn store_batch(tx: &mut ApplyTx<'_>, docs: &[Parsed]) -> Result<(), LoadFault> {
+    let shas: Vec<String> = docs.iter().map(|d| d.entry.sha256.to_hex()).collect();
+    let versions: Vec<NewVersion<'_>> = docs
+        .iter()
+        .zip(&shas)
+        .map(|(doc, sha256)| NewVersion {
+            kind: doc.entry.kind,
+            doc_id: &doc.id,
+            format: doc.entry.format,
+            path: doc.entry.path.as_str(),
+            sha256,
+            subject_name: doc.entry.subject.as_ref().map(|s| s.name.as_str()),
+            bytes: &doc.bytes,
+        })
+        .collect();
+    let outcomes = tx.put_batch(&versions)?;
+    for (doc, outcome) in docs.iter().zip(outcomes) {
+        if outcome != PutOutcome::Unchanged && doc.entry.kind == DocumentKind::Sbom {
+            tx.put_components(&doc.id, &doc.components)?;
+        }
     }
     Ok(())
 }

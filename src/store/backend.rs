@@ -705,6 +705,20 @@ impl ApplyTx<'_> {
         }
     }
 
+    /// [`ApplyTx::put`] for each of `versions` in order. PostgreSQL looks up their
+    /// current versions in one statement instead of one round trip each (what makes a
+    /// re-snapshot of a large feed fast there); SQLite puts them one by one. At the first
+    /// refused version, the ones before it are recorded and the refusal returned.
+    pub fn put_batch(
+        &mut self,
+        versions: &[NewVersion<'_>],
+    ) -> Result<Vec<PutOutcome>, StoreError> {
+        match self {
+            ApplyTx::Sqlite(s) => versions.iter().map(|v| s.put(*v)).collect(),
+            ApplyTx::Postgres(s) => s.put_batch(versions),
+        }
+    }
+
     pub fn withdraw(&mut self, kind: DocumentKind, id: &str) -> Result<bool, StoreError> {
         match self {
             ApplyTx::Sqlite(s) => s.withdraw(kind, id),
