@@ -253,9 +253,6 @@ fn with_arrivals(mut ready: Vec<PathBuf>, arrivals: Vec<PathBuf>) -> Vec<PathBuf
     ready
 }
 
-/// One pass of the loop after the inbox was read: apply what is ready, then plan, run
-/// (with `--once`), finish, emit and export. Returns the outcomes and whether events or
-/// exports were written.
 /// How often `run` looks for runs to finish while jobs are queued or leased.
 const OPEN_JOBS_POLL: Duration = Duration::from_millis(500);
 
@@ -265,6 +262,9 @@ fn jobs_open(scheduler: &Scheduler) -> bool {
     scheduler.open_jobs().map_or(true, |n| n > 0)
 }
 
+/// One pass of the loop after the inbox was read: apply what is ready, then plan, run
+/// (with `--once`), finish, emit and export. Returns the outcomes and whether events or
+/// exports were written.
 fn drain_and_schedule(
     ingestor: &mut Ingestor,
     ready: Vec<PathBuf>,
