@@ -232,3 +232,62 @@ fn a_bundle_published_with_nats_py_applies_and_its_event_arrives() {
     assert_events_published(&names, &dir);
     assert_eq!(names.consumer_state(), (0, 0));
 }
+
+/// A stream of the configured name that exists for other subjects would neither store
+/// what is published nor hold what is consumed. `nats publish` refuses at once; `run`
+/// (not `--once`: a service that would otherwise retry forever) stops with exit 2,
+/// naming the stream, its subjects and the subject it needed, and takes nothing.
+#[test]
+fn a_stream_of_our_name_for_other_subjects_stops_publish_and_run_with_exit_2() {
+    let Some(url) = server() else { return };
+    let names = Names::new(url, "subjects");
+    let other = format!("{}.other.>", names.prefix);
+    names.rt.block_on(async {
+        names
+            .js
+            .create_stream(async_nats::jetstream::stream::Config {
+                name: names.stream(),
+                subjects: vec![other.clone()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    });
+    let wanted = format!("{}.>", names.bundle_prefix());
+    let says_why = |stderr: &str| {
+        stderr.contains(&names.stream()) && stderr.contains(&other) && stderr.contains(&wanted)
+    };
+
+    let files = samples();
+    let mut args: Vec<String> = vec!["nats".into(), "publish".into()];
+    args.extend(names.common());
+    args.push(files[0].display().to_string());
+    let out = Command::new(support::BIN).args(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(says_why(&stderr), "{stderr}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = site(tmp.path());
+    let mut run = Command::new(support::BIN)
+        .args(names.run_args(&dir))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            run.kill().unwrap();
+            panic!("run kept going on a stream that cannot hold its bundles");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut run.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(says_why(&stderr), "{stderr}");
+    assert!(support::bundle_names(&dir.join("archive")).is_empty());
+}

@@ -68,22 +68,25 @@ pub(super) fn context(client: &Client) -> jetstream::Context {
 }
 
 /// The bundle stream on `<prefix>.>`, created when absent (file storage, so bundles
-/// survive a server restart).
+/// survive a server restart); one that exists must already take those subjects.
 pub async fn ensure_bundle_stream(
     js: &jetstream::Context,
     config: &NatsConfig,
 ) -> Result<stream::Stream, TransportError> {
-    js.get_or_create_stream(stream::Config {
-        name: config.stream.clone(),
-        subjects: vec![format!("{}.>", config.subject_prefix)],
-        storage: stream::StorageType::File,
-        ..Default::default()
-    })
-    .await
-    .map_err(|e| TransportError::Stream {
-        name: config.stream.clone(),
-        source: e.into(),
-    })
+    let subject = format!("{}.>", config.subject_prefix);
+    let stream = js
+        .get_or_create_stream(stream::Config {
+            name: config.stream.clone(),
+            subjects: vec![subject.clone()],
+            storage: stream::StorageType::File,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| TransportError::Stream {
+            name: config.stream.clone(),
+            source: e.into(),
+        })?;
+    takes_subjects(stream, &subject)
 }
 
 /// The events stream on every sibling of the events subject (`stella.events.>` for
@@ -96,18 +99,49 @@ pub(super) async fn ensure_events_stream(
         Some((parent, _)) => format!("{parent}.>"),
         None => config.events_subject.clone(),
     };
-    js.get_or_create_stream(stream::Config {
-        name: config.events_stream.clone(),
-        subjects: vec![subject],
-        storage: stream::StorageType::File,
-        duplicate_window: EVENTS_DUPLICATE_WINDOW,
-        ..Default::default()
+    let stream = js
+        .get_or_create_stream(stream::Config {
+            name: config.events_stream.clone(),
+            subjects: vec![subject],
+            storage: stream::StorageType::File,
+            duplicate_window: EVENTS_DUPLICATE_WINDOW,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| TransportError::Stream {
+            name: config.events_stream.clone(),
+            source: e.into(),
+        })?;
+    takes_subjects(stream, &config.events_subject)
+}
+
+/// `stream`, if one of its subject filters covers `wanted`. A stream of that name made
+/// earlier for other subjects would neither store what is published here nor hold what
+/// is consumed here, and no retry mends that.
+fn takes_subjects(stream: stream::Stream, wanted: &str) -> Result<stream::Stream, TransportError> {
+    let config = &stream.cached_info().config;
+    if config.subjects.iter().any(|filter| covers(filter, wanted)) {
+        return Ok(stream);
+    }
+    Err(TransportError::StreamSubjects {
+        name: config.name.clone(),
+        subjects: config.subjects.clone(),
+        wanted: wanted.to_owned(),
     })
-    .await
-    .map_err(|e| TransportError::Stream {
-        name: config.events_stream.clone(),
-        source: e.into(),
-    })
+}
+
+/// Whether every subject that `wanted` matches is matched by `filter` (NATS tokens are
+/// split on `.`; `*` is one token, a final `>` one or more).
+fn covers(filter: &str, wanted: &str) -> bool {
+    let (mut filter, mut wanted) = (filter.split('.'), wanted.split('.'));
+    loop {
+        match (filter.next(), wanted.next()) {
+            (None, None) | (Some(">"), Some(_)) => return true,
+            (Some("*"), Some(token)) if token != ">" => {}
+            (Some(a), Some(b)) if a == b => {}
+            _ => return false,
+        }
+    }
 }
 
 /// The durable pull consumer with explicit acks that `run` reads bundles through.
@@ -167,5 +201,29 @@ mod tests {
             [250, 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
         );
         assert_eq!(backoff_delay(usize::MAX), MAX_DELAY);
+    }
+
+    #[test]
+    fn a_subject_filter_covers_what_it_matches_and_nothing_wider() {
+        for (filter, wanted) in [
+            ("stella.bundles.>", "stella.bundles.>"),
+            ("stella.>", "stella.bundles.>"),
+            (">", "stella.events.completed"),
+            ("stella.*.completed", "stella.events.completed"),
+            ("stella.events.*", "stella.events.completed"),
+            ("stella.events.completed", "stella.events.completed"),
+        ] {
+            assert!(covers(filter, wanted), "{filter} covers {wanted}");
+        }
+        for (filter, wanted) in [
+            ("acc.events.>", "stella.events.completed"),
+            ("stella.bundles.*", "stella.bundles.>"),
+            ("stella.bundles", "stella.bundles.>"),
+            ("stella.events.completed.>", "stella.events.completed"),
+            ("stella.*", "stella.events.completed"),
+            ("stella.events.completed", "stella.events.*"),
+        ] {
+            assert!(!covers(filter, wanted), "{filter} does not cover {wanted}");
+        }
     }
 }

@@ -89,6 +89,10 @@ pub(super) fn run(setup: Setup, shared: &Shared) {
                 wait_for_pass(&setup.handle, shared, LONG_POLL);
             }
             Ok(_) => failures = 0,
+            Err(error) if error.is_permanent() => {
+                shared.fail(crate::bundle::error_chain(&error));
+                return;
+            }
             Err(error) => {
                 let delay = connection::backoff_delay(failures);
                 failures += 1;

@@ -85,6 +85,15 @@ pub enum TransportError {
         #[source]
         source: async_nats::Error,
     },
+    #[error(
+        "the stream {name} exists for subjects {subjects:?}, none of which covers {wanted}: \
+         name another stream (--nats-stream, --nats-events-stream) or add the subject to it"
+    )]
+    StreamSubjects {
+        name: String,
+        subjects: Vec<String>,
+        wanted: String,
+    },
     #[error("cannot create or open the consumer {name} on {stream}")]
     Consumer {
         stream: String,
@@ -127,6 +136,14 @@ pub enum TransportError {
     },
     #[error("cannot start the {0} thread")]
     Thread(&'static str, #[source] std::io::Error),
+}
+
+impl TransportError {
+    /// A mistake in the setup that no retry mends (a stream of our name that takes
+    /// other subjects): `run` stops with it instead of retrying.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, TransportError::StreamSubjects { .. })
+    }
 }
 
 /// What the loop of `run` and the two NATS threads share.

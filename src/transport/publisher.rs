@@ -61,6 +61,10 @@ pub(super) fn run(setup: Setup, shared: &Shared) {
                 shared.caught_up(&shared.publisher_caught_up, pass);
                 IDLE_LOOK
             }
+            Err(error) if error.is_permanent() => {
+                shared.fail(crate::bundle::error_chain(&error));
+                return;
+            }
             Err(error) => {
                 let delay = connection::backoff_delay(failures);
                 failures += 1;
