@@ -582,3 +582,15 @@ fn documents_are_stored_with_lz4_where_the_server_has_it_and_read_back_whole() {
         assert_eq!(bytes, written, "{path:?}");
     }
 }
+
+/// A store can end inside another runtime's async context (the API's idle stores live
+/// in state its server owns, and go when the server stops). Dropping it there does not
+/// panic, and the database serves the next store.
+#[test]
+fn a_store_dropped_inside_an_async_context_closes_quietly() {
+    let (db, pg) = pg!("a_store_dropped_inside_an_async_context_closes_quietly");
+    let outer = tokio::runtime::Runtime::new().unwrap();
+    outer.block_on(async move { drop(pg) });
+    let again = PgStore::connect(&db.url).unwrap();
+    assert_eq!(again.position().unwrap(), 0);
+}

@@ -92,7 +92,7 @@ impl PgStore {
     /// change-log row takes the next position, as SQLite's rowid would.
     pub fn begin_apply(&mut self, header: ApplyHeader) -> Result<PgApplyTx<'_>, StoreError> {
         self.reconnect_if_lost()?;
-        let rt = &self.rt;
+        let rt = &*self.rt;
         let broken = &self.broken;
         let conn = self.conn.get_mut();
         let (tx, position, feed_empty) = run(rt, broken, "begin_apply", begin(conn, &header))?;

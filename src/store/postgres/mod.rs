@@ -49,9 +49,31 @@ pub struct PgStore {
     /// Set when a statement failed because the connection was lost (a server restart,
     /// a network cut): the next call connects again before it runs.
     broken: AtomicBool,
-    rt: tokio::runtime::Runtime,
+    rt: StoreRuntime,
     /// The URL without its password, for errors and `Debug`.
     shown_url: String,
+}
+
+/// The store's own runtime. Dropping a tokio runtime waits for its work to stop, which
+/// tokio refuses, with a panic, inside another runtime's async context; and a store can
+/// end there (the API keeps idle stores in state that its async server owns). This one
+/// runs nothing between calls, so it is shut down without waiting.
+struct StoreRuntime(Option<tokio::runtime::Runtime>);
+
+impl std::ops::Deref for StoreRuntime {
+    type Target = tokio::runtime::Runtime;
+
+    fn deref(&self) -> &tokio::runtime::Runtime {
+        self.0.as_ref().expect("only drop takes the runtime")
+    }
+}
+
+impl Drop for StoreRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl fmt::Debug for PgStore {
@@ -114,7 +136,7 @@ impl PgStore {
             conn: Mutex::new(conn),
             url: url.to_owned(),
             broken: AtomicBool::new(false),
-            rt,
+            rt: StoreRuntime(Some(rt)),
             shown_url,
         })
     }
