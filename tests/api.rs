@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used)]
 #![allow(clippy::print_stderr)]
 
+#[path = "pg_support/mod.rs"]
+mod pg_support;
 mod support;
 
 use std::io::{BufRead as _, BufReader};
@@ -741,7 +743,7 @@ fn run_listen_serves_the_api_next_to_the_watcher() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let addr = listening_on(&mut child);
+    let (addr, _stderr) = listening_on(&mut child);
     let c = Client::new(addr);
     assert_eq!(c.get("/healthz", None).status, 200);
     assert_eq!(c.get("/api/v1/runs", None).status, 401);
@@ -760,16 +762,111 @@ fn run_listen_serves_the_api_next_to_the_watcher() {
     assert_eq!(completed, 4);
 }
 
-fn listening_on(child: &mut Child) -> std::net::SocketAddr {
+/// The address `run` printed, and a thread that keeps draining its stderr (so the child
+/// never blocks on a full pipe) and gives back the rest of it once the child exits.
+/// `run --listen --database-url`: the API answers from PostgreSQL, and SIGINT (how a
+/// service manager stops it) ends it at once, with exit 0 and nothing panicking on the
+/// way out, though the API's idle stores, each with a runtime of its own, end inside the
+/// API's.
+#[test]
+fn run_listen_on_postgresql_answers_and_stops_on_sigint() {
+    let Some(db) =
+        pg_support::TestDb::fresh("run_listen_on_postgresql_answers_and_stops_on_sigint")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = data_dir(tmp.path());
+    let d = dir.to_str().unwrap();
+    let url = db.url.as_str();
+    let added = ok(&[
+        "tokens",
+        "add",
+        "--data-dir",
+        d,
+        "--name",
+        "ops",
+        "--scope",
+        "read",
+        "--tenant",
+        "*",
+        "--json",
+    ]);
+    let token: Value = serde_json::from_slice(&added.stdout).unwrap();
+    let token = token["token"].as_str().unwrap().to_owned();
+    let bundles = Path::new(ROOT).join("bundles");
+    for name in bundle_names(&bundles) {
+        let file = bundles.join(name);
+        ok(&[
+            "ingest",
+            "--data-dir",
+            d,
+            "--database-url",
+            url,
+            file.to_str().unwrap(),
+        ]);
+    }
+    let mut child = Command::new(BIN)
+        .args([
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--settle-ms",
+            "0",
+            "--data-dir",
+            d,
+        ])
+        .args(["--database-url", url])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (addr, stderr) = listening_on(&mut child);
+    let c = Client::new(addr);
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = c.get("/api/v1/status", Some(&token)).body;
+        if status["runs"]["completed"] == 4 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(status["position"], 4, "{status}");
+    assert_eq!(status["runs"]["completed"], 4, "{status}");
+    assert_eq!(c.get("/api/v1/runs", Some(&token)).status, 200);
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    // Well before the next rescan (30 s by default), which the loop may be asleep for.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("SIGINT did not stop run within 15 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let stderr = stderr.join().unwrap();
+    assert_eq!(exit.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+fn listening_on(child: &mut Child) -> (std::net::SocketAddr, std::thread::JoinHandle<String>) {
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
     for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(addr) = line.strip_prefix("API listening on http://") {
             let addr = addr.trim().parse().unwrap();
-            // Keep draining stderr so the child never blocks on a full pipe.
-            std::thread::spawn(move || for _ in lines {});
-            return addr;
+            let rest = std::thread::spawn(move || {
+                lines.map_while(Result::ok).collect::<Vec<_>>().join("\n")
+            });
+            return (addr, rest);
         }
     }
     panic!("run exited without listening");

@@ -110,8 +110,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let _api = listen(&args, &dir, &site)?;
     let mut scheduler = site.scheduler(&dir, !args.no_export)?;
     let watched = args.inbox.clone().unwrap_or_else(|| dir.inbox());
-    let shutdown = shutdown_flag().map_err(CliError::usage)?;
     let (wake_tx, wake) = mpsc::channel();
+    let shutdown = shutdown_flag(wake_tx.clone()).map_err(CliError::usage)?;
     let progress = wake_tx.clone();
     let nats = start_nats(&args, &dir, wake_tx.clone())?;
     // Access events (the loop's own listing of the folder opens it) are not news: waking
@@ -374,11 +374,16 @@ fn pull_in(file: &Path, own: &Path) -> anyhow::Result<PathBuf> {
     }
 }
 
-fn shutdown_flag() -> anyhow::Result<Arc<AtomicBool>> {
+/// Set by SIGINT or SIGTERM, which also wake the loop: it may be asleep until its next
+/// rescan, and a service manager waits for the process to end.
+fn shutdown_flag(wake: mpsc::Sender<()>) -> anyhow::Result<Arc<AtomicBool>> {
     let flag = Arc::new(AtomicBool::new(false));
     let set = flag.clone();
-    ctrlc::set_handler(move || set.store(true, Ordering::SeqCst))
-        .context("cannot install the SIGINT/SIGTERM handler")?;
+    ctrlc::set_handler(move || {
+        set.store(true, Ordering::SeqCst);
+        let _ = wake.send(());
+    })
+    .context("cannot install the SIGINT/SIGTERM handler")?;
     Ok(flag)
 }
 
