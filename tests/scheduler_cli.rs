@@ -4,6 +4,8 @@
 //! PostgreSQL store cannot be reached, and for an offline-kit import into PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
+#[path = "pg_support/mod.rs"]
+mod pg_support;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -261,4 +263,85 @@ fn offline_kit_import_into_postgres_is_refused_before_anything_is_read() {
         stderr.contains("offline-kit import into PostgreSQL is not supported yet"),
         "{stderr}"
     );
+}
+
+/// A data dir made with `--database-url` keeps its state in PostgreSQL: a command given
+/// no URL refuses (exit 2, saying how to give it) instead of opening an empty SQLite
+/// file beside it and archiving bundles the database never saw.
+#[test]
+fn a_postgresql_site_refuses_commands_without_a_database_url() {
+    let Some(db) =
+        pg_support::TestDb::fresh("a_postgresql_site_refuses_commands_without_a_database_url")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("site");
+    let d = dir.to_str().unwrap();
+    let trust = Path::new(ROOT).join("bundles/demo-trust.json");
+    ok(&[
+        "init",
+        "--data-dir",
+        d,
+        "--import-trust",
+        trust.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+    ]);
+    let config: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["store"], "postgresql");
+    let sample = Path::new(ROOT)
+        .join("bundles")
+        .join(&bundle_names(&Path::new(ROOT).join("bundles"))[0]);
+    let kit = tmp.path().join("kit.tar.zst");
+    let key = demo_pub();
+    let commands: [Vec<&str>; 4] = [
+        vec!["status", "--json"],
+        vec!["ingest", sample.to_str().unwrap()],
+        vec!["run", "--once"],
+        vec![
+            "offline-kit",
+            "import",
+            "--key",
+            key.to_str().unwrap(),
+            kit.to_str().unwrap(),
+        ],
+    ];
+    for command in commands {
+        let mut args = command.clone();
+        args.extend(["--data-dir", d]);
+        let out = run(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {stderr}");
+        assert!(stderr.contains("PostgreSQL"), "{command:?}: {stderr}");
+    }
+    assert!(sample.exists());
+    assert!(!dir.join("store/state.sqlite").exists() || sqlite_is_empty(&dir));
+    assert_eq!(std::fs::read_dir(dir.join("archive")).unwrap().count(), 0);
+    // With the URL, the same commands work.
+    ok(&[
+        "ingest",
+        sample.to_str().unwrap(),
+        "--data-dir",
+        d,
+        "--database-url",
+        &db.url,
+    ]);
+    let status = ok(&[
+        "status",
+        "--json",
+        "--data-dir",
+        d,
+        "--database-url",
+        &db.url,
+    ]);
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["position"], 1);
+}
+
+/// Whether the SQLite file of a data dir holds no applied bundle.
+fn sqlite_is_empty(dir: &Path) -> bool {
+    let store = stella_scheduler::store::Store::open(&dir.join("store/state.sqlite")).unwrap();
+    store.position().unwrap() == 0
 }

@@ -36,12 +36,15 @@ pub fn run(args: Args) -> Result<(), CliError> {
         limits: args.limits.limits(),
     };
     let dir = args.data_dir.dir();
-    if dir.database_url().is_some() {
+    let recorded_postgresql = dir
+        .config()
+        .is_ok_and(|c| c.store == Some(crate::ingest::StoreKind::Postgresql));
+    if dir.database_url().is_some() || recorded_postgresql {
         // The import builds the new state in a scratch SQLite file and renames it into
         // place; PostgreSQL would need a transactional replace of the schema instead.
         return Err(CliError::usage(anyhow::anyhow!(
             "offline-kit import into PostgreSQL is not supported yet; import into a data dir \
-             without --database-url (docs/postgres.md)"
+             that keeps its state in SQLite, without --database-url (docs/postgres.md)"
         )));
     }
     let what = format!(

@@ -1,7 +1,7 @@
 //! The data dir: its folders, its config file, and `init`.
 //!
 //! ```text
-//! DIR/config.json        site id, site key id, trust file
+//! DIR/config.json        site id, site key id, trust file, where the state lives
 //! DIR/trust.json         trust roots (unless --trust says otherwise)
 //! DIR/keys/site.key|pub  the site signing key
 //! DIR/inbox/             drop folder: *.tar.zst, written as .NAME.partial then renamed
@@ -49,6 +49,12 @@ pub struct Config {
     pub site_key_id: String,
     /// Relative to the data dir unless absolute.
     pub trust: PathBuf,
+    /// `postgresql` when `init` was given a database URL: every command must then be
+    /// given one too, so that none opens an empty SQLite file beside the real state and
+    /// archives bundles the database never saw. Absent: the SQLite file in `store/`
+    /// (a URL may still be given, and the file is then not used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreKind>,
     /// Per feed, the VEX issuers (document authors) whose statements count; `*` for all.
     /// A feed not listed trusts every issuer it carries.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -71,8 +77,20 @@ pub struct Config {
     pub staleness: std::collections::BTreeMap<String, crate::staleness::Budget>,
 }
 
+/// Where a data dir's state lives, when `init` recorded it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    Postgresql,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DataDirError {
+    #[error(
+        "{path} keeps its state in PostgreSQL (config.json: \"store\": \"postgresql\"); \
+         give --database-url or set STELLA_DATABASE_URL"
+    )]
+    NeedsDatabaseUrl { path: PathBuf },
     #[error("{path} is already initialized (config.json exists)")]
     AlreadyInitialized { path: PathBuf },
     #[error(
@@ -203,8 +221,19 @@ impl DataDir {
     }
 
     pub fn open_store(&self) -> Result<Store, DataDirError> {
-        self.config()?;
+        self.check_store_kind(&self.config()?)?;
         self.store()
+    }
+
+    /// Refuses to go on without a database URL when `config` says the state lives in
+    /// PostgreSQL.
+    pub fn check_store_kind(&self, config: &Config) -> Result<(), DataDirError> {
+        match (config.store, &self.database_url) {
+            (Some(StoreKind::Postgresql), None) => Err(DataDirError::NeedsDatabaseUrl {
+                path: self.root.clone(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// The store of this data dir: PostgreSQL when a database URL is set, else the
@@ -257,6 +286,7 @@ impl DataDir {
             site_id: site_id.clone(),
             site_key_id: keyid.clone(),
             trust: trust_rel,
+            store: self.database_url.as_ref().map(|_| StoreKind::Postgresql),
             vex_issuers: Default::default(),
             sla_seconds: Default::default(),
             tenants: Default::default(),

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub(crate) use apply::component_rows;
-pub use datadir::{Config, DataDir, DataDirError, InitOptions, Initialized};
+pub use datadir::{Config, DataDir, DataDirError, InitOptions, Initialized, StoreKind};
 pub use placement::reason_path;
 
 use crate::bundle::{ExpiryPolicy, Limits, Trust, TrustError};
