@@ -136,10 +136,13 @@ impl Names {
         lines(&out.stdout)
     }
 
-    /// Every message of the events stream, in order.
+    /// Every message of the events stream, in order; none while `run` has not created
+    /// the stream yet (it does so before it publishes its first event).
     pub fn events(&self) -> Vec<jetstream::message::StreamMessage> {
         self.rt.block_on(async {
-            let mut stream = self.js.get_stream(self.events_stream()).await.unwrap();
+            let Ok(mut stream) = self.js.get_stream(self.events_stream()).await else {
+                return Vec::new();
+            };
             let last = stream.info().await.unwrap().state.last_sequence;
             let mut messages = Vec::new();
             for seq in 1..=last {
