@@ -708,27 +708,26 @@ fn run_listen_serves_the_api_next_to_the_watcher() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = site(tmp.path(), false);
     let d = dir.to_str().unwrap();
-    let added = ok(&[
-        "tokens",
-        "add",
-        "--data-dir",
-        d,
-        "--name",
-        "ops",
-        "--scope",
-        "read",
-        "--tenant",
-        "*",
-        "--json",
-    ]);
-    let token: Value = serde_json::from_slice(&added.stdout).unwrap();
-    let token = token["token"].as_str().unwrap().to_owned();
+    let token = read_token(d);
     let stored = std::fs::read_to_string(dir.join("tokens.json")).unwrap();
     assert!(
         !stored.contains(&token),
         "the tokens file keeps only digests"
     );
 
+    let (mut child, c, _stderr) = run_listen(d, &[]);
+    assert_eq!(c.get("/healthz", None).status, 200);
+    assert_eq!(c.get("/api/v1/runs", None).status, 401);
+    // The watcher applied the samples and the workers ran them while the API answered.
+    let status = four_runs_completed(&c, &token);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(status["runs"]["completed"], 4, "{status}");
+}
+
+/// `run --listen 127.0.0.1:0` on `d` with `extra` flags, the API client of the address
+/// it printed, and the rest of its stderr once it exits (see [`listening_on`]).
+fn run_listen(d: &str, extra: &[&str]) -> (Child, Client, std::thread::JoinHandle<String>) {
     let mut child = Command::new(BIN)
         .args([
             "run",
@@ -739,31 +738,29 @@ fn run_listen_serves_the_api_next_to_the_watcher() {
             "--data-dir",
             d,
         ])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (addr, _stderr) = listening_on(&mut child);
-    let c = Client::new(addr);
-    assert_eq!(c.get("/healthz", None).status, 200);
-    assert_eq!(c.get("/api/v1/runs", None).status, 401);
-    // The watcher applied the samples and the workers ran them while the API answered.
-    let mut completed = 0;
+    let (addr, stderr) = listening_on(&mut child);
+    (child, Client::new(addr), stderr)
+}
+
+/// `/api/v1/status` once the samples' four runs completed (or after 10 s, for the
+/// caller's assertion to show).
+fn four_runs_completed(c: &Client, token: &str) -> Value {
+    let mut status = Value::Null;
     for _ in 0..100 {
-        let status = c.get("/api/v1/status", Some(&token)).body;
-        completed = status["runs"]["completed"].as_u64().unwrap_or(0);
-        if completed == 4 {
+        status = c.get("/api/v1/status", Some(token)).body;
+        if status["runs"]["completed"] == 4 {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert_eq!(completed, 4);
+    status
 }
 
-/// The address `run` printed, and a thread that keeps draining its stderr (so the child
-/// never blocks on a full pipe) and gives back the rest of it once the child exits.
 /// `run --listen --database-url`: the API answers from PostgreSQL, and SIGINT (how a
 /// service manager stops it) ends it at once, with exit 0 and nothing panicking on the
 /// way out, though the API's idle stores, each with a runtime of its own, end inside the
@@ -779,6 +776,38 @@ fn run_listen_on_postgresql_answers_and_stops_on_sigint() {
     let dir = data_dir(tmp.path());
     let d = dir.to_str().unwrap();
     let url = db.url.as_str();
+    let token = read_token(d);
+    let bundles = Path::new(ROOT).join("bundles");
+    for name in bundle_names(&bundles) {
+        let file = bundles.join(name);
+        ok(&[
+            "ingest",
+            "--data-dir",
+            d,
+            "--database-url",
+            url,
+            file.to_str().unwrap(),
+        ]);
+    }
+    let (mut child, c, stderr) = run_listen(d, &["--database-url", url]);
+    let status = four_runs_completed(&c, &token);
+    assert_eq!(status["position"], 4, "{status}");
+    assert_eq!(status["runs"]["completed"], 4, "{status}");
+    assert_eq!(c.get("/api/v1/runs", Some(&token)).status, 200);
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    // Well before the next rescan (30 s by default), which the loop may be asleep for.
+    let exit = exit_within(&mut child, 15, "run after SIGINT");
+    let stderr = stderr.join().unwrap();
+    assert_eq!(exit.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// A new site-wide token with the read scope, as `tokens add` prints it once.
+fn read_token(d: &str) -> String {
     let added = ok(&[
         "tokens",
         "add",
@@ -793,69 +822,11 @@ fn run_listen_on_postgresql_answers_and_stops_on_sigint() {
         "--json",
     ]);
     let token: Value = serde_json::from_slice(&added.stdout).unwrap();
-    let token = token["token"].as_str().unwrap().to_owned();
-    let bundles = Path::new(ROOT).join("bundles");
-    for name in bundle_names(&bundles) {
-        let file = bundles.join(name);
-        ok(&[
-            "ingest",
-            "--data-dir",
-            d,
-            "--database-url",
-            url,
-            file.to_str().unwrap(),
-        ]);
-    }
-    let mut child = Command::new(BIN)
-        .args([
-            "run",
-            "--listen",
-            "127.0.0.1:0",
-            "--settle-ms",
-            "0",
-            "--data-dir",
-            d,
-        ])
-        .args(["--database-url", url])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (addr, stderr) = listening_on(&mut child);
-    let c = Client::new(addr);
-    let mut status = Value::Null;
-    for _ in 0..100 {
-        status = c.get("/api/v1/status", Some(&token)).body;
-        if status["runs"]["completed"] == 4 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert_eq!(status["position"], 4, "{status}");
-    assert_eq!(status["runs"]["completed"], 4, "{status}");
-    assert_eq!(c.get("/api/v1/runs", Some(&token)).status, 200);
-    let interrupted = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(interrupted.success());
-    // Well before the next rescan (30 s by default), which the loop may be asleep for.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        if std::time::Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("SIGINT did not stop run within 15 s");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    let stderr = stderr.join().unwrap();
-    assert_eq!(exit.code(), Some(0), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    token["token"].as_str().unwrap().to_owned()
 }
 
+/// The address `run` printed, and a thread that keeps draining its stderr (so the child
+/// never blocks on a full pipe) and gives back the rest of it once the child exits.
 fn listening_on(child: &mut Child) -> (std::net::SocketAddr, std::thread::JoinHandle<String>) {
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();

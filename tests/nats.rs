@@ -274,17 +274,7 @@ fn a_stream_of_our_name_for_other_subjects_stops_publish_and_run_with_exit_2() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = run.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            run.kill().unwrap();
-            panic!("run kept going on a stream that cannot hold its bundles");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
+    let status = support::exit_within(&mut run, 60, "run on a stream that cannot hold its bundles");
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut run.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(2), "{stderr}");

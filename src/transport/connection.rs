@@ -74,19 +74,14 @@ pub async fn ensure_bundle_stream(
     config: &NatsConfig,
 ) -> Result<stream::Stream, TransportError> {
     let subject = format!("{}.>", config.subject_prefix);
-    let stream = js
-        .get_or_create_stream(stream::Config {
-            name: config.stream.clone(),
-            subjects: vec![subject.clone()],
-            storage: stream::StorageType::File,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| TransportError::Stream {
-            name: config.stream.clone(),
-            source: e.into(),
-        })?;
-    takes_subjects(stream, &subject)
+    let wanted = subject.clone();
+    let config = stream::Config {
+        name: config.stream.clone(),
+        subjects: vec![subject],
+        storage: stream::StorageType::File,
+        ..Default::default()
+    };
+    ensure_stream(js, config, &wanted).await
 }
 
 /// The events stream on every sibling of the events subject (`stella.events.>` for
@@ -99,20 +94,33 @@ pub(super) async fn ensure_events_stream(
         Some((parent, _)) => format!("{parent}.>"),
         None => config.events_subject.clone(),
     };
+    let wanted = &config.events_subject;
+    let config = stream::Config {
+        name: config.events_stream.clone(),
+        subjects: vec![subject],
+        storage: stream::StorageType::File,
+        duplicate_window: EVENTS_DUPLICATE_WINDOW,
+        ..Default::default()
+    };
+    ensure_stream(js, config, wanted).await
+}
+
+/// The stream `config` names, created as `config` says when absent; one that exists
+/// must already take `wanted`.
+async fn ensure_stream(
+    js: &jetstream::Context,
+    config: stream::Config,
+    wanted: &str,
+) -> Result<stream::Stream, TransportError> {
+    let name = config.name.clone();
     let stream = js
-        .get_or_create_stream(stream::Config {
-            name: config.events_stream.clone(),
-            subjects: vec![subject],
-            storage: stream::StorageType::File,
-            duplicate_window: EVENTS_DUPLICATE_WINDOW,
-            ..Default::default()
-        })
+        .get_or_create_stream(config)
         .await
         .map_err(|e| TransportError::Stream {
-            name: config.events_stream.clone(),
+            name,
             source: e.into(),
         })?;
-    takes_subjects(stream, &config.events_subject)
+    takes_subjects(stream, wanted)
 }
 
 /// `stream`, if one of its subject filters covers `wanted`. A stream of that name made

@@ -44,6 +44,26 @@ pub fn ok(args: &[&str]) -> Output {
 }
 
 /// An initialized data dir whose trust file trusts the demo key for every feed.
+/// Waits for `child` to exit; after `secs` seconds it is killed and the test fails,
+/// saying `what` it was waiting for.
+pub fn exit_within(
+    child: &mut std::process::Child,
+    secs: u64,
+    what: &str,
+) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("{what}: still running after {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 pub fn data_dir(root: &Path) -> PathBuf {
     let dir = root.join("data");
     let d = dir.to_str().unwrap();
