@@ -36,10 +36,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         limits: args.limits.limits(),
     };
     let dir = args.data_dir.dir();
-    let recorded_postgresql = dir
-        .config()
-        .is_ok_and(|c| c.store == Some(crate::ingest::StoreKind::Postgresql));
-    if dir.database_url().is_some() || recorded_postgresql {
+    if dir.database_url().is_some() || dir.config().is_ok_and(|c| c.in_postgresql()) {
         // The import builds the new state in a scratch SQLite file and renames it into
         // place; PostgreSQL would need a transactional replace of the schema instead.
         return Err(CliError::usage(anyhow::anyhow!(

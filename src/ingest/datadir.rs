@@ -84,6 +84,13 @@ pub enum StoreKind {
     Postgresql,
 }
 
+impl Config {
+    /// Whether `init` recorded that the state lives in PostgreSQL.
+    pub fn in_postgresql(&self) -> bool {
+        self.store == Some(StoreKind::Postgresql)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DataDirError {
     #[error(
@@ -227,12 +234,12 @@ impl DataDir {
 
     /// Refuses to go on without a database URL when `config` says the state lives in
     /// PostgreSQL.
-    pub fn check_store_kind(&self, config: &Config) -> Result<(), DataDirError> {
-        match (config.store, &self.database_url) {
-            (Some(StoreKind::Postgresql), None) => Err(DataDirError::NeedsDatabaseUrl {
+    fn check_store_kind(&self, config: &Config) -> Result<(), DataDirError> {
+        match config.in_postgresql() && self.database_url.is_none() {
+            true => Err(DataDirError::NeedsDatabaseUrl {
                 path: self.root.clone(),
             }),
-            _ => Ok(()),
+            false => Ok(()),
         }
     }
 
